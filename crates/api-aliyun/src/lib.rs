@@ -1,0 +1,62 @@
+//! The Alibaba Cloud RPC ("POP") face, served on `/`.
+//!
+//! Wire map (reference `aliyun-rpc.md` §a–§e):
+//!
+//! * `GET` or `POST /`, parameters in the query string and, for
+//!   `application/x-www-form-urlencoded` bodies, in the body (merged, body
+//!   wins). Everything else answers `UnsupportedHTTPMethod`.
+//! * Signature V1: `Action`, `Version`, `AccessKeyId`, `Signature*`,
+//!   `Timestamp` are parameters; HMAC-SHA1 over the canonical query.
+//!   ACS3-HMAC-SHA256: the same facts travel in `x-acs-*` headers and the
+//!   `Authorization` header. A request with an `Action` parameter is V1 even
+//!   if it also carries `x-acs-action` (the old SDK sends both).
+//! * Responses: `RequestId` in every body and in `x-acs-request-id`; JSON
+//!   (`application/json;charset=utf-8`) unless `Format=XML`
+//!   (`text/xml;charset=utf-8`, root element `<{Action}Response>`); errors
+//!   in the vendor envelope with the vendor's code and status.
+//!
+//! Module layout: [`action`] names every operation and the permission it
+//! needs; [`verify`] turns an HTTP request into a [`verify::Verified`] one
+//! (the only way to reach a handler); [`ram`] holds one handler per RAM
+//! action; [`encode`] renders bodies; [`error`] maps every failure to the
+//! vendor's code in one place.
+
+pub mod action;
+pub mod encode;
+pub mod error;
+pub mod params;
+pub mod ram;
+pub mod verify;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use trustdesk_service::{RequestId, Service};
+
+use crate::encode::Format;
+
+/// Largest body the face reads (the server's limit layer answers 413 before
+/// this is reached; this is the face's own guard).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The RPC face's router, to be merged at `/`.
+pub fn router(service: Service) -> Router {
+    Router::new().route("/", any(handle)).with_state(service)
+}
+
+async fn handle(State(service): State<Service>, request: Request<Body>) -> Response {
+    let request_id = request.extensions().get::<RequestId>().cloned().unwrap_or_else(RequestId::generate);
+    let host = verify::host_id(&request);
+    match verify::verify(&service, request).await {
+        Ok(verified) => {
+            let format = verified.format;
+            match ram::dispatch(&service, verified, &request_id).await {
+                Ok(response) => response,
+                Err(e) => e.into_response(&request_id, &host, format),
+            }
+        }
+        Err((e, format)) => e.into_response(&request_id, &host, format.unwrap_or(Format::Json)),
+    }
+}

@@ -1,0 +1,26 @@
+//! trustdesk's domain model: identifiers, validated values, the user and
+//! access-key aggregates, errors, store traits and the policy evaluator.
+//!
+//! Nothing here performs I/O or reads the wall clock: time comes in through
+//! [`Clock`], storage through the object-safe traits in [`store`]. Every API
+//! face (Alibaba RPC today, CertCentral and the native API later) speaks to
+//! this one model through the service crate, so a user created on one face is
+//! the same record on every other.
+
+pub mod access_key;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod policy;
+pub mod store;
+pub mod user;
+pub mod validate;
+
+pub use access_key::{AccessKey, KeyOwner, KeyStatus, NewAccessKey, StoredAccessKey};
+pub use clock::{Clock, SystemClock};
+pub use error::{Entity, Error, OrNotFound, StoreError};
+pub use ids::{AccessKeyId, AccountId, UserId};
+pub use policy::{Authorized, Decision, Principal, PrincipalKind};
+pub use store::{AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore};
+pub use user::{NewUser, User, UserPatch};
+pub use validate::{Comments, DisplayName, Email, MobilePhone, Problem, UserName};

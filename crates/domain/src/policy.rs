@@ -1,0 +1,227 @@
+//! Authorization: who is calling ([`Principal`]), the policy evaluator, and
+//! the [`Authorized`] token that use cases demand.
+//!
+//! Evaluation follows the RAM policy language (reference §e.12): a matching
+//! `Deny` statement wins, otherwise a matching `Allow` allows, otherwise the
+//! call is implicitly denied. The account's root identity bypasses policies,
+//! as on the vendor. A RAM user with no policies is therefore refused every
+//! action: that is the default deny of this evaluator, not a special case.
+//!
+//! Action names match case-insensitively (`ram:getuser` = `ram:GetUser`), as
+//! the vendor's evaluator does for action names; resources match
+//! case-sensitively. `*` matches any run of characters (including none) and
+//! `?` exactly one.
+//!
+//! Policy documents, conditions, groups and their storage arrive with the
+//! policy work; this module already decides every call.
+
+use crate::ids::{AccessKeyId, AccountId, UserId};
+use crate::validate::UserName;
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub account: AccountId,
+    pub kind: PrincipalKind,
+    /// The key that signed the request.
+    pub access_key: AccessKeyId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// The account's root identity.
+    Root,
+    /// A RAM user of the account.
+    User { id: UserId, name: UserName },
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// One statement of a policy document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub effect: Effect,
+    /// `<service>:<Action>` patterns.
+    pub actions: Vec<String>,
+    /// ARN patterns.
+    pub resources: Vec<String>,
+}
+
+/// A policy document: a list of statements.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyDocument {
+    pub statements: Vec<Statement>,
+}
+
+/// What the evaluator decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    ExplicitDeny,
+    ImplicitDeny,
+}
+
+/// Evaluates `action` on `resource` against identity policies.
+pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a PolicyDocument>, action: &str, resource: &str) -> Decision {
+    let mut allowed = false;
+    for statement in policies.into_iter().flat_map(|p| &p.statements) {
+        let action_hit = statement.actions.iter().any(|p| wildcard_match(p, action, true));
+        let resource_hit = statement.resources.iter().any(|p| wildcard_match(p, resource, false));
+        if action_hit && resource_hit {
+            match statement.effect {
+                Effect::Deny => return Decision::ExplicitDeny,
+                Effect::Allow => allowed = true,
+            }
+        }
+    }
+    if allowed { Decision::Allow } else { Decision::ImplicitDeny }
+}
+
+/// Glob match with `*` and `?`, iterative with single backtracking point
+/// (linear in practice, no recursion to blow the stack on hostile input).
+pub fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let eq = |a: char, b: char| if ignore_case { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Proof that the evaluator allowed `permission` for `principal`. Only
+/// [`authorize`] builds one; use cases take it by value and check that it
+/// names their own permission.
+#[derive(Debug)]
+pub struct Authorized {
+    principal: Principal,
+    permission: &'static str,
+    _private: (),
+}
+
+impl Authorized {
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn permission(&self) -> &'static str {
+        self.permission
+    }
+
+    /// Fails unless this token was issued for `permission`: a use case
+    /// cannot be run on the strength of a token for a different action.
+    pub fn require(&self, permission: &'static str) -> Result<(), crate::Error> {
+        if self.permission == permission {
+            Ok(())
+        } else {
+            Err(crate::Error::Denied { permission: permission.to_owned() })
+        }
+    }
+}
+
+/// Decides whether `principal` may perform `permission` on `resource`,
+/// given the identity policies that apply to it.
+pub fn authorize<'a>(
+    principal: &Principal,
+    permission: &'static str,
+    resource: &str,
+    policies: impl IntoIterator<Item = &'a PolicyDocument>,
+) -> Result<Authorized, crate::Error> {
+    let decision = match principal.kind {
+        PrincipalKind::Root => Decision::Allow,
+        PrincipalKind::User { .. } => evaluate(policies, permission, resource),
+    };
+    match decision {
+        Decision::Allow => Ok(Authorized { principal: principal.clone(), permission, _private: () }),
+        Decision::ExplicitDeny | Decision::ImplicitDeny => Err(crate::Error::Denied { permission: permission.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(effect: Effect, actions: &[&str], resources: &[&str]) -> Statement {
+        Statement {
+            effect,
+            actions: actions.iter().map(|s| s.to_string()).collect(),
+            resources: resources.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn user() -> Principal {
+        Principal {
+            account: AccountId(1234567890123456),
+            kind: PrincipalKind::User { id: UserId(2234567890123456), name: UserName::parse("bob").unwrap() },
+            access_key: AccessKeyId("LTAIbob".into()),
+        }
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*", "", false));
+        assert!(wildcard_match("ram:*", "ram:GetUser", false));
+        assert!(wildcard_match("ram:Get*", "ram:GetUser", false));
+        assert!(wildcard_match("ram:?etUser", "ram:GetUser", false));
+        assert!(!wildcard_match("ram:?etUser", "ram:etUser", false));
+        assert!(wildcard_match("ram:getuser", "ram:GetUser", true));
+        assert!(!wildcard_match("ram:getuser", "ram:GetUser", false));
+        assert!(wildcard_match("acs:ram:*:123:user/*", "acs:ram:*:123:user/alice", false));
+        assert!(!wildcard_match("acs:ram:*:123:user/*", "acs:ram:*:124:user/alice", false));
+        assert!(wildcard_match("a*b*c", "axxbyyc", false));
+        assert!(!wildcard_match("a*b*c", "axxbyy", false));
+        assert!(wildcard_match(&"*".repeat(50), &"a".repeat(1000), false));
+    }
+
+    #[test]
+    fn no_policies_means_implicit_deny() {
+        assert_eq!(evaluate([], "ram:GetUser", "acs:ram:*:1:user/a"), Decision::ImplicitDeny);
+        assert!(authorize(&user(), "ram:GetUser", "acs:ram:*:1:user/a", []).is_err());
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let p = PolicyDocument {
+            statements: vec![stmt(Effect::Allow, &["ram:*"], &["*"]), stmt(Effect::Deny, &["ram:DeleteUser"], &["*"])],
+        };
+        assert_eq!(evaluate([&p], "ram:GetUser", "x"), Decision::Allow);
+        assert_eq!(evaluate([&p], "ram:DeleteUser", "x"), Decision::ExplicitDeny);
+    }
+
+    #[test]
+    fn root_bypasses_policies_and_token_names_its_permission() {
+        let root = Principal { kind: PrincipalKind::Root, ..user() };
+        let token = authorize(&root, "ram:CreateUser", "acs:ram:*:1:user/*", []).unwrap();
+        assert!(token.require("ram:CreateUser").is_ok());
+        assert!(token.require("ram:DeleteUser").is_err());
+    }
+}
+
+/// Resource names (ARNs) as the vendor spells them (reference §e.12).
+pub mod resource {
+    use crate::ids::AccountId;
+
+    /// `acs:ram:*:<account>:user/<name>`; `name` may be `*`.
+    pub fn ram_user(account: AccountId, name: &str) -> String {
+        format!("acs:ram:*:{account}:user/{name}")
+    }
+}

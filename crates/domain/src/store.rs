@@ -1,0 +1,117 @@
+//! Storage traits. One trait per aggregate, all object-safe (`async_trait`)
+//! so the server holds an `Arc<dyn Store>` and picks SQLite or PostgreSQL at
+//! run time. Every implementation must pass the conformance suite in
+//! `trustdesk-testkit::conformance`.
+//!
+//! Contract shared by all implementations:
+//! * A method that returns `Ok` has made its change durable (committed and
+//!   synced); a 2xx built on it survives `kill -9`.
+//! * Business outcomes (`AlreadyExists`, `NotFound`, `LimitExceeded`,
+//!   `DeleteConflict`) are decided inside the same transaction as the write,
+//!   so they hold under concurrency.
+//! * User names are unique per account, compared with [`UserName::folded`].
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::access_key::{AccessKey, KeyOwner, KeyStatus, NewAccessKey, StoredAccessKey};
+use crate::error::StoreError;
+use crate::ids::{AccessKeyId, AccountId, UserId};
+use crate::user::{User, UserPatch};
+use crate::validate::UserName;
+
+/// An account: the tenant every other record belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub created_at: OffsetDateTime,
+}
+
+/// A position in the stable listing order of an account's users (creation
+/// order). Opaque to callers; the faces encode it into their own markers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UserCursor(pub i64);
+
+/// One page of users and where the next page starts, if there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next: Option<UserCursor>,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// The account created at bootstrap, if any.
+    async fn root_account(&self) -> Result<Option<Account>, StoreError>;
+    /// Creates the account and its first (root) access key in one transaction.
+    async fn create_account(&self, account: &Account, root_key: &NewAccessKey) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a fully formed user. `AlreadyExists(User)` if the name is
+    /// taken, `LimitExceeded(User)` if the account already has `max_users`.
+    async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError>;
+    async fn user_by_name(&self, account: AccountId, name: &UserName) -> Result<Option<User>, StoreError>;
+    async fn user_by_id(&self, account: AccountId, id: UserId) -> Result<Option<User>, StoreError>;
+    /// Applies `patch` and returns the user as stored afterwards.
+    /// `NotFound(User)`, or `AlreadyExists(User)` when a rename collides.
+    async fn update_user(
+        &self,
+        account: AccountId,
+        name: &UserName,
+        patch: &UserPatch,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError>;
+    /// `NotFound(User)`, or `DeleteConflict { User, AccessKey }` while the
+    /// user still has keys.
+    async fn delete_user(&self, account: AccountId, name: &UserName) -> Result<(), StoreError>;
+    /// Users in creation order, starting after `after`, at most `limit`.
+    async fn list_users(
+        &self,
+        account: AccountId,
+        after: Option<UserCursor>,
+        limit: u32,
+    ) -> Result<UserPage, StoreError>;
+}
+
+#[async_trait]
+pub trait AccessKeyStore: Send + Sync {
+    /// Inserts a key. `LimitExceeded(AccessKey)` if its owner already has
+    /// `max_per_owner` keys (active or not); `NotFound(User)` if the owning
+    /// user no longer exists.
+    async fn create_access_key(&self, key: &NewAccessKey, max_per_owner: u32) -> Result<(), StoreError>;
+    /// Looks a key up by id, across accounts (that is how requests arrive).
+    async fn access_key(&self, id: &AccessKeyId) -> Result<Option<StoredAccessKey>, StoreError>;
+    /// The owner's keys, oldest first.
+    async fn list_access_keys(&self, account: AccountId, owner: KeyOwner) -> Result<Vec<AccessKey>, StoreError>;
+    /// `NotFound(AccessKey)` unless the key exists and belongs to `owner`.
+    async fn set_access_key_status(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+        id: &AccessKeyId,
+        status: KeyStatus,
+    ) -> Result<(), StoreError>;
+    /// `NotFound(AccessKey)` unless the key exists and belongs to `owner`.
+    async fn delete_access_key(&self, account: AccountId, owner: KeyOwner, id: &AccessKeyId) -> Result<(), StoreError>;
+    /// Records when keys were last used (batched by the caller; best effort,
+    /// a later timestamp never gets overwritten by an earlier one).
+    async fn record_key_usage(&self, usage: &[(AccessKeyId, OffsetDateTime)]) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait NonceStore: Send + Sync {
+    /// Remembers `nonce` for `key` until `expires_at`. Returns `true` if it
+    /// was new, `false` if it had been seen (a replay). Durable on return.
+    async fn record_nonce(&self, key: &AccessKeyId, nonce: &str, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Forgets nonces that expired before `now`; returns how many.
+    async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Everything the service needs from storage.
+#[async_trait]
+pub trait Store: AccountStore + UserStore + AccessKeyStore + NonceStore {
+    /// Cheap round trip proving the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,8 @@
+//! The trustdesk server: configuration, start-up and the HTTP application.
+//! `main.rs` is the command line around it; tests build the application
+//! from here without a socket.
+
+pub mod app;
+pub mod config;
+pub mod serve;
+pub mod setup;

@@ -1,0 +1,166 @@
+//! `serve` and `migrate`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use trustdesk_domain::{Store, SystemClock};
+use trustdesk_secrets::AccessKeySecret;
+use trustdesk_service::{Bootstrap, BootstrapKey, Limits, Service};
+use trustdesk_store_sqlite::{SqliteOptions, SqliteStore};
+
+use crate::app::{self, HttpLimits};
+use crate::config::Config;
+use crate::setup::{self, KeySource, ROOT_CREDENTIALS_FILE};
+
+/// Opens (creating and migrating if needed) the store named by the URL.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL");
+    }
+    let store = SqliteStore::open(url, SqliteOptions::default())
+        .await
+        .with_context(|| format!("opening the database {}", redact_url(url)))?;
+    Ok(Arc::new(store))
+}
+
+/// Database URLs may carry passwords (`postgres://u:pw@h/db`); logs show
+/// them without.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// `trustdesk migrate`: bring the schema up to date and exit.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    setup::ensure_data_dir(&config.data_dir)?;
+    let url = config.database_url();
+    open_store(&url).await?;
+    tracing::info!(database = %redact_url(&url), "schema is up to date");
+    Ok(())
+}
+
+fn bootstrap_key(config: &Config) -> anyhow::Result<Option<BootstrapKey>> {
+    match (&config.bootstrap_access_key_id, &config.bootstrap_access_key_secret) {
+        (None, None) => Ok(None),
+        (Some(id), Some(secret)) => {
+            let key = BootstrapKey { id: id.clone(), secret: AccessKeySecret::new(secret.0.clone()) };
+            key.validate().map_err(anyhow::Error::msg)?;
+            Ok(Some(key))
+        }
+        _ => bail!("set both TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID and TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET, or neither"),
+    }
+}
+
+#[derive(Serialize)]
+struct RootCredentials<'a> {
+    account_id: String,
+    access_key_id: &'a str,
+    access_key_secret: &'a str,
+}
+
+/// Builds the service from configuration: data dir, master key, store,
+/// bootstrap. Shows generated root credentials once.
+pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
+    setup::ensure_data_dir(&config.data_dir)?;
+    let url = config.database_url();
+    let is_new = setup::sqlite_is_new(&url);
+    let (master, source) = setup::master_key(config, is_new)?;
+    match &source {
+        KeySource::Env => tracing::info!(key_id = %master.id_hex(), "master key from TRUSTDESK_MASTER_KEY"),
+        KeySource::File(p) => tracing::info!(key_id = %master.id_hex(), path = %p.display(), "master key from file"),
+        KeySource::Generated(p) => tracing::warn!(
+            key_id = %master.id_hex(),
+            path = %p.display(),
+            "generated a new master key inside the data directory; in production keep it elsewhere \
+             (TRUSTDESK_MASTER_KEY_FILE) so a copy of the data directory alone cannot decrypt secrets"
+        ),
+    }
+    let store = open_store(&url).await?;
+    let limits = Limits { max_users_per_account: config.max_users_per_account, ..Limits::default() };
+    let service = Service::new(store, master, Arc::new(SystemClock), limits);
+    match service.bootstrap(bootstrap_key(config)?).await? {
+        Bootstrap::Existing { account } => tracing::info!(account = %account, "database opened"),
+        Bootstrap::Created { account, key_id, generated_secret: None } => {
+            tracing::info!(account = %account, access_key_id = %key_id, "root account created with the bootstrap access key");
+        }
+        Bootstrap::Created { account, key_id, generated_secret: Some(secret) } => {
+            let path = config.data_dir.join(ROOT_CREDENTIALS_FILE);
+            let json = serde_json::to_string_pretty(&RootCredentials {
+                account_id: account.to_string(),
+                access_key_id: &key_id,
+                access_key_secret: secret.expose(),
+            })?;
+            setup::write_private(&path, json.as_bytes())?;
+            // Printed once, to stderr, never to the log: later starts find
+            // the account and have no secret to show.
+            eprintln!(
+                "\n=== trustdesk: root account created ===\n  AccountId:       {account}\n  AccessKeyId:     {key_id}\n  AccessKeySecret: {}\n  (also written to {} with mode 0600; this is shown only once)\n",
+                secret.expose(),
+                path.display()
+            );
+            tracing::info!(account = %account, access_key_id = %key_id, "root account created");
+        }
+    }
+    Ok(service)
+}
+
+/// `trustdesk serve`.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let service = prepare(&config).await?;
+    let housekeeping = service.spawn_housekeeping();
+    let limits =
+        HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_secs) };
+    let router = app::router(service.clone(), &limits);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, startup_ms = started.elapsed().as_millis() as u64, "trustdesk is serving");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    tokio::select! {
+        result = server => result.context("serving")?,
+        _ = async {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time"),
+    }
+    housekeeping.abort();
+    service.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: no new connections, finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(super::redact_url("postgres://u:pw@db:5432/x"), "postgres://***@db:5432/x");
+        assert_eq!(super::redact_url("sqlite://./d/t.db"), "sqlite://./d/t.db");
+    }
+}

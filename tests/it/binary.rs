@@ -1,0 +1,257 @@
+//! Tests that run the real `trustdesk` binary: first start, restart,
+//! SIGTERM, `kill -9` durability, secrets at rest, the command line.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use trustdesk_auth::Params;
+use trustdesk_testkit::nonce;
+
+const BIN: &str = env!("CARGO_BIN_EXE_trustdesk");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log = dir.join(format!("server-{port}.log"));
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .env_clear()
+            .env("TRUSTDESK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TRUSTDESK_DATA_DIR", dir.join("data"))
+            .env("TRUSTDESK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn trustdesk");
+        let mut s = Server { child, port, log };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("server exited early with {status}: {}", self.log_text());
+            }
+            if http(self.port, "GET", "/readyz", "").map(|(s, _)| s == 200).unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server not ready: {}", self.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal HTTP/1.1 client (one request per connection).
+fn http(port: u16, method: &str, target: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        s,
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+#[allow(clippy::disallowed_methods)] // the real server checks timestamps against the wall clock
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn signed(port: u16, id: &str, secret: &str, action: &str, business: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+    let mut p = Params::from_pairs([("Action", action), ("Version", "2015-05-01"), ("Format", "JSON")]);
+    for (k, v) in business {
+        p.insert(*k, *v);
+    }
+    let q = trustdesk_auth::sign::v1_query("POST", p, id, secret, &nonce(), now());
+    http(port, "POST", &format!("/?{q}"), "")
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn first_start_shows_credentials_once_and_restarts_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let creds_path = dir.path().join("data/root-credentials.json");
+    let creds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
+    let id = creds["access_key_id"].as_str().unwrap().to_owned();
+    let secret = creds["access_key_secret"].as_str().unwrap().to_owned();
+    assert_eq!(creds["account_id"].as_str().unwrap().len(), 16);
+    assert!(id.starts_with("LTAI") && id.len() == 24);
+    assert_eq!(secret.len(), 30);
+    assert_eq!(mode(&creds_path), 0o600);
+    assert_eq!(mode(&dir.path().join("data/master.key")), 0o600);
+    let first_log = server.log_text();
+    assert!(first_log.contains(&secret), "the generated secret is shown once on stderr");
+    assert!(first_log.contains("master key"), "{first_log}");
+    let (status, body) = signed(server.port, &id, &secret, "CreateUser", &[("UserName", "persisted")]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(server.terminate().success(), "SIGTERM exits 0");
+
+    let again = Server::start(dir.path(), &[]);
+    assert!(!again.log_text().contains(&secret), "later starts never print secrets");
+    let (status, body) = signed(again.port, &id, &secret, "GetUser", &[("UserName", "persisted")]).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(again.terminate().success());
+}
+
+const ROOT_ID: &str = "LTAI5tBinaryTestRootKey1";
+const ROOT_SECRET: &str = "BinaryTestRootSecret0123456789";
+
+fn boot_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID", ROOT_ID),
+        ("TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET", ROOT_SECRET),
+        ("TRUSTDESK_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+    ]
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3 {
+        let server = Server::start(dir.path(), &boot_env());
+        let port = server.port;
+        let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..8)
+            .map(|w| {
+                let acked = acked.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let name = format!("crash-{round}-{w}-{i}");
+                        i += 1;
+                        if let Ok((200, _)) = signed(port, ROOT_ID, ROOT_SECRET, "CreateUser", &[("UserName", &name)]) {
+                            acked.lock().unwrap().push(name);
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300 + 150 * round));
+        server.kill9();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in workers {
+            w.join().unwrap();
+        }
+        let acked = acked.lock().unwrap().clone();
+        assert!(!acked.is_empty(), "no request succeeded before the kill");
+        let server = Server::start(dir.path(), &boot_env());
+        for name in &acked {
+            let (status, body) = signed(server.port, ROOT_ID, ROOT_SECRET, "GetUser", &[("UserName", name)]).unwrap();
+            assert_eq!(status, 200, "acknowledged user {name} lost after kill -9: {body}");
+        }
+        server.kill9();
+    }
+}
+
+#[test]
+fn secrets_never_reach_the_database_or_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = boot_env();
+    env.push(("TRUSTDESK_LOG", "debug"));
+    let server = Server::start(dir.path(), &env);
+    let mut secrets = vec![ROOT_SECRET.to_owned()];
+    for i in 0..3 {
+        let user = format!("s{i}");
+        assert_eq!(signed(server.port, ROOT_ID, ROOT_SECRET, "CreateUser", &[("UserName", &user)]).unwrap().0, 200);
+        let (status, body) = signed(server.port, ROOT_ID, ROOT_SECRET, "CreateAccessKey", &[("UserName", &user)]).unwrap();
+        assert_eq!(status, 200, "{body}");
+        let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+        secrets.push(j["AccessKey"]["AccessKeySecret"].as_str().unwrap().to_owned());
+    }
+    let (_, listed) = signed(server.port, ROOT_ID, ROOT_SECRET, "ListAccessKeys", &[("UserName", "s0")]).unwrap();
+    let log = server.log_text();
+    assert!(server.terminate().success());
+    let mut files = vec![log.into_bytes(), listed.into_bytes()];
+    for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().starts_with("trustdesk.db") {
+            files.push(std::fs::read(&path).unwrap());
+        }
+    }
+    for secret in &secrets {
+        for (i, bytes) in files.iter().enumerate() {
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret found in file #{i}");
+        }
+    }
+}
+
+#[test]
+fn command_line_help_version_and_migrate() {
+    for args in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["version", "--help"]] {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+    }
+    let out = Command::new(BIN).arg("version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("trustdesk "));
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("migrate")
+        .env("TRUSTDESK_DATA_DIR", dir.path().join("d"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("d/trustdesk.db").exists());
+    let out = Command::new(BIN).arg("serve").env("TRUSTDESK_LISTEN", "nonsense").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("configuration error"));
+}

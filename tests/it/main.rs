@@ -1,0 +1,10 @@
+//! The one integration-test binary: in-process API tests through the
+//! router (no socket), replay of captured SDK requests, the store
+//! conformance suite, and a few tests that run the real binary.
+
+mod binary;
+mod rpc_auth;
+mod rpc_ram;
+mod store_conformance;
+mod support;
+mod vectors;
