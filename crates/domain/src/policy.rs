@@ -207,6 +207,40 @@ mod tests {
         assert_eq!(evaluate([&p], "ram:DeleteUser", "x"), Decision::ExplicitDeny);
     }
 
+    fn arb_statement() -> impl proptest::strategy::Strategy<Value = Statement> {
+        use proptest::prelude::*;
+        let pattern = prop::sample::select(vec!["*", "ram:*", "ram:Get*", "ram:?etUser", "ram:CreateUser", "ram:ListUsers", "acs:ram:*:1:user/*", "acs:ram:*:1:user/a?", "x"]);
+        (any::<bool>(), prop::collection::vec(pattern.clone(), 1..3), prop::collection::vec(pattern, 1..3)).prop_map(|(allow, a, r)| Statement {
+            effect: if allow { Effect::Allow } else { Effect::Deny },
+            actions: a.into_iter().map(String::from).collect(),
+            resources: r.into_iter().map(String::from).collect(),
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn adding_a_deny_never_allows_more(stmts in proptest::collection::vec(arb_statement(), 0..6), extra in arb_statement(),
+                                          action in proptest::sample::select(vec!["ram:GetUser", "ram:CreateUser", "ram:ListUsers"]),
+                                          resource in proptest::sample::select(vec!["acs:ram:*:1:user/ab", "acs:ram:*:1:user/*", "acs:ram:*:2:user/a"])) {
+            let before = evaluate([&PolicyDocument { statements: stmts.clone() }], action, resource);
+            let mut with = stmts.clone();
+            with.push(Statement { effect: Effect::Deny, ..extra.clone() });
+            let after_deny = evaluate([&PolicyDocument { statements: with }], action, resource);
+            if before != Decision::Allow { proptest::prop_assert_ne!(after_deny, Decision::Allow); }
+            let mut with = stmts;
+            with.push(Statement { effect: Effect::Allow, ..extra });
+            let after_allow = evaluate([&PolicyDocument { statements: with }], action, resource);
+            if before == Decision::Allow { proptest::prop_assert_eq!(after_allow, Decision::Allow); }
+        }
+
+        #[test]
+        fn star_matches_everything_and_literals_match_themselves(text in "[a-zA-Z0-9:/*?._-]{0,40}") {
+            proptest::prop_assert!(wildcard_match("*", &text, false));
+            let literal: String = text.chars().filter(|c| *c != '*' && *c != '?').collect();
+            proptest::prop_assert!(wildcard_match(&literal, &literal, false));
+        }
+    }
+
     #[test]
     fn root_bypasses_policies_and_token_names_its_permission() {
         let root = Principal { kind: PrincipalKind::Root, ..user() };
