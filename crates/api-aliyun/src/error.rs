@@ -316,7 +316,7 @@ mod tests {
                  <RequestId>7463B73D-35CC-4D19-A010-6B8D65D242EF</RequestId>\
                  <HostId>ram.aliyuncs.com</HostId>\
                  <Code>InvalidParameter.UserName.InvalidChars</Code>\
-                 <Message>The parameter - &quot;UserName&quot; contains invalid chars.</Message>\
+                 <Message>The parameter - \"UserName\" contains invalid chars.</Message>\
              </Error>"
         );
     }
