@@ -60,7 +60,7 @@ impl fmt::Display for Authorization {
     }
 }
 
-/// Strict parse of "ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=<h1;h2>,Signature=<64 lowercase hex>".
+/// Strict parse of `ACS3-HMAC-SHA256 Credential=<id>,SignedHeaders=<h1;h2>,Signature=<64 lowercase hex>`.
 ///
 /// Other algorithm tokens (ACS3-HMAC-SM3, ACS3-RSA-SHA256, anything else) -> UnsupportedAlgorithm.
 /// Missing/duplicated/empty parts, signed header names not lowercase or not sorted ascending or duplicated, signature not 64 lowercase hex -> Malformed.
@@ -163,13 +163,13 @@ pub fn canonical_query(query: &Params) -> String {
 }
 
 fn write_canonical_query(out: &mut String, query: &Params) {
-    for (i, (name, value)) in query.sorted().into_iter().enumerate() {
+    for (i, pair) in query.sorted().iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        percent_encode_into(out, name);
+        percent_encode_into(out, pair.name);
         out.push('=');
-        percent_encode_into(out, value);
+        percent_encode_into(out, pair.value);
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Both are ISO 8601 in UTC with a literal `Z`, to the second:
 //! `YYYY-MM-DDThh:mm:ssZ`. Fractional seconds are not documented but are
-//! accepted on input (the reference marks this as a choice, [INF]) because
+//! accepted on input (the reference marks this as an inferred choice) because
 //! some hand-written clients emit milliseconds; output never has them.
 //! Offsets other than `Z`, lowercase `t`/`z`, spaces and leap seconds are
 //! refused: the value is signed text, and a lenient parser buys nothing.

@@ -16,7 +16,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use crate::params::{Params, encode_with, percent_encode_into};
+use crate::params::{HEX_UPPER, Params, SortedPair, UNRESERVED, percent_encode_into};
 
 /// The parameter that carries the signature and is therefore never signed.
 pub const SIGNATURE_PARAM: &str = "Signature";
@@ -26,17 +26,19 @@ const SIGNATURE_B64_LEN: usize = 28;
 
 /// Canonicalized query string: all params except "Signature", names+values percent_encode()d, sorted by name bytes, joined "k=v" with "&"; empty values included ("SignatureType=").
 ///
-/// Sorting is by the decoded name, as the SDKs do; see [`Params`] docs on ordering.
+/// Sorting is by the *decoded* name bytes, as the SDKs sort their map keys
+/// before encoding; for names holding bytes such as `:` or `{` that differs
+/// from sorting the encoded names.
 pub fn canonical_query(params: &Params) -> String {
     let sorted = signed_pairs(params);
     let mut out = String::with_capacity(estimate(&sorted));
-    for (i, (name, value)) in sorted.iter().enumerate() {
+    for (i, pair) in sorted.iter().enumerate() {
         if i > 0 {
             out.push('&');
         }
-        percent_encode_into(&mut out, name);
+        percent_encode_into(&mut out, pair.name);
         out.push('=');
-        percent_encode_into(&mut out, value);
+        percent_encode_into(&mut out, pair.value);
     }
     out
 }
@@ -48,18 +50,41 @@ pub fn canonical_query(params: &Params) -> String {
 /// so names and values are written directly with a `%25` escape prefix.
 pub fn string_to_sign(method: &str, params: &Params) -> String {
     let sorted = signed_pairs(params);
-    let mut out = String::with_capacity(method.len() + 5 + estimate(&sorted) * 5 / 4);
-    out.extend(method.chars().map(|c| c.to_ascii_uppercase()));
-    out.push_str("&%2F&");
-    for (i, (name, value)) in sorted.iter().enumerate() {
+    let mut out = Vec::with_capacity(method.len() + 5 + estimate(&sorted) * 5 / 4);
+    out.extend(method.bytes().map(|b| b.to_ascii_uppercase()));
+    out.extend_from_slice(b"&%2F&");
+    for (i, pair) in sorted.iter().enumerate() {
         if i > 0 {
-            out.push_str("%26");
+            out.extend_from_slice(b"%26");
         }
-        encode_with(&mut out, name, "%25");
-        out.push_str("%3D");
-        encode_with(&mut out, value, "%25");
+        double_encode(&mut out, pair.name.as_bytes());
+        out.extend_from_slice(b"%3D");
+        double_encode(&mut out, pair.value.as_bytes());
     }
-    out
+    // Escapes are ASCII and everything else is copied from `&str`s whole
+    // (uppercasing only touches ASCII bytes), so this cannot fail.
+    String::from_utf8(out).expect("string to sign is UTF-8")
+}
+
+/// `percent_encode(percent_encode(s))` in one pass: the second round only
+/// rewrites the `%` of each escape, because hex digits are unreserved.
+fn double_encode(out: &mut Vec<u8>, s: &[u8]) {
+    let mut run_start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if UNRESERVED[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&s[run_start..i]);
+        out.extend_from_slice(&[
+            b'%',
+            b'2',
+            b'5',
+            HEX_UPPER[(b >> 4) as usize],
+            HEX_UPPER[(b & 0x0f) as usize],
+        ]);
+        run_start = i + 1;
+    }
+    out.extend_from_slice(&s[run_start..]);
 }
 
 /// Base64(HMAC-SHA1(key = secret + "&", sts))
@@ -101,14 +126,14 @@ fn mac(secret: &str, data: &str) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
-fn signed_pairs(params: &Params) -> Vec<&(String, String)> {
+fn signed_pairs(params: &Params) -> Vec<SortedPair<'_>> {
     let mut sorted = params.sorted();
-    sorted.retain(|(name, _)| name != SIGNATURE_PARAM);
+    sorted.retain(|pair| pair.name != SIGNATURE_PARAM);
     sorted
 }
 
-fn estimate(pairs: &[&(String, String)]) -> usize {
-    pairs.iter().map(|(n, v)| n.len() + v.len() + 2).sum()
+fn estimate(pairs: &[SortedPair<'_>]) -> usize {
+    pairs.iter().map(|p| p.name.len() + p.value.len() + 2).sum()
 }
 
 #[cfg(test)]
@@ -154,6 +179,20 @@ mod tests {
         let mut manual = String::from("POST&%2F&");
         crate::params::percent_encode_into(&mut manual, &canonical_query(&p));
         assert_eq!(string_to_sign("POST", &p), manual);
+    }
+
+    #[test]
+    fn double_encoding_matches_two_passes() {
+        use crate::params::percent_encode;
+        for s in ["", "plain", "a b*c~d/e+f", "%41", "张三😀", "\u{7f}\0"] {
+            let mut once = Vec::new();
+            double_encode(&mut once, s.as_bytes());
+            assert_eq!(
+                String::from_utf8(once).unwrap(),
+                percent_encode(&percent_encode(s)),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]
