@@ -15,7 +15,11 @@ use trustdesk_testkit::nonce;
 const BIN: &str = env!("CARGO_BIN_EXE_trustdesk");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -51,7 +55,10 @@ impl Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("server exited early with {status}: {}", self.log_text());
             }
-            if http(self.port, "GET", "/readyz", "").map(|(s, _)| s == 200).unwrap_or(false) {
+            if http(self.port, "GET", "/readyz", "")
+                .map(|(s, _)| s == 200)
+                .unwrap_or(false)
+            {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -64,7 +71,9 @@ impl Server {
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -101,7 +110,10 @@ fn http(port: u16, method: &str, target: &str, body: &str) -> std::io::Result<(u
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -110,8 +122,18 @@ fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-fn signed(port: u16, id: &str, secret: &str, action: &str, business: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
-    let mut p = Params::from_pairs([("Action", action), ("Version", "2015-05-01"), ("Format", "JSON")]);
+fn signed(
+    port: u16,
+    id: &str,
+    secret: &str,
+    action: &str,
+    business: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
+    let mut p = Params::from_pairs([
+        ("Action", action),
+        ("Version", "2015-05-01"),
+        ("Format", "JSON"),
+    ]);
     for (k, v) in business {
         p.insert(*k, *v);
     }
@@ -128,7 +150,8 @@ fn first_start_shows_credentials_once_and_restarts_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let creds_path = dir.path().join("data/root-credentials.json");
-    let creds: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
     let id = creds["access_key_id"].as_str().unwrap().to_owned();
     let secret = creds["access_key_secret"].as_str().unwrap().to_owned();
     assert_eq!(creds["account_id"].as_str().unwrap().len(), 16);
@@ -137,15 +160,35 @@ fn first_start_shows_credentials_once_and_restarts_quietly() {
     assert_eq!(mode(&creds_path), 0o600);
     assert_eq!(mode(&dir.path().join("data/master.key")), 0o600);
     let first_log = server.log_text();
-    assert!(first_log.contains(&secret), "the generated secret is shown once on stderr");
+    assert!(
+        first_log.contains(&secret),
+        "the generated secret is shown once on stderr"
+    );
     assert!(first_log.contains("master key"), "{first_log}");
-    let (status, body) = signed(server.port, &id, &secret, "CreateUser", &[("UserName", "persisted")]).unwrap();
+    let (status, body) = signed(
+        server.port,
+        &id,
+        &secret,
+        "CreateUser",
+        &[("UserName", "persisted")],
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(server.terminate().success(), "SIGTERM exits 0");
 
     let again = Server::start(dir.path(), &[]);
-    assert!(!again.log_text().contains(&secret), "later starts never print secrets");
-    let (status, body) = signed(again.port, &id, &secret, "GetUser", &[("UserName", "persisted")]).unwrap();
+    assert!(
+        !again.log_text().contains(&secret),
+        "later starts never print secrets"
+    );
+    let (status, body) = signed(
+        again.port,
+        &id,
+        &secret,
+        "GetUser",
+        &[("UserName", "persisted")],
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(again.terminate().success());
 }
@@ -157,7 +200,10 @@ fn boot_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID", ROOT_ID),
         ("TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET", ROOT_SECRET),
-        ("TRUSTDESK_MASTER_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        (
+            "TRUSTDESK_MASTER_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        ),
     ]
 }
 
@@ -178,7 +224,13 @@ fn acknowledged_writes_survive_kill_9() {
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let name = format!("crash-{round}-{w}-{i}");
                         i += 1;
-                        if let Ok((200, _)) = signed(port, ROOT_ID, ROOT_SECRET, "CreateUser", &[("UserName", &name)]) {
+                        if let Ok((200, _)) = signed(
+                            port,
+                            ROOT_ID,
+                            ROOT_SECRET,
+                            "CreateUser",
+                            &[("UserName", &name)],
+                        ) {
                             acked.lock().unwrap().push(name);
                         }
                     }
@@ -195,8 +247,18 @@ fn acknowledged_writes_survive_kill_9() {
         assert!(!acked.is_empty(), "no request succeeded before the kill");
         let server = Server::start(dir.path(), &boot_env());
         for name in &acked {
-            let (status, body) = signed(server.port, ROOT_ID, ROOT_SECRET, "GetUser", &[("UserName", name)]).unwrap();
-            assert_eq!(status, 200, "acknowledged user {name} lost after kill -9: {body}");
+            let (status, body) = signed(
+                server.port,
+                ROOT_ID,
+                ROOT_SECRET,
+                "GetUser",
+                &[("UserName", name)],
+            )
+            .unwrap();
+            assert_eq!(
+                status, 200,
+                "acknowledged user {name} lost after kill -9: {body}"
+            );
         }
         server.kill9();
     }
@@ -211,35 +273,81 @@ fn secrets_never_reach_the_database_or_the_log() {
     let mut secrets = vec![ROOT_SECRET.to_owned()];
     for i in 0..3 {
         let user = format!("s{i}");
-        assert_eq!(signed(server.port, ROOT_ID, ROOT_SECRET, "CreateUser", &[("UserName", &user)]).unwrap().0, 200);
-        let (status, body) = signed(server.port, ROOT_ID, ROOT_SECRET, "CreateAccessKey", &[("UserName", &user)]).unwrap();
+        assert_eq!(
+            signed(
+                server.port,
+                ROOT_ID,
+                ROOT_SECRET,
+                "CreateUser",
+                &[("UserName", &user)]
+            )
+            .unwrap()
+            .0,
+            200
+        );
+        let (status, body) = signed(
+            server.port,
+            ROOT_ID,
+            ROOT_SECRET,
+            "CreateAccessKey",
+            &[("UserName", &user)],
+        )
+        .unwrap();
         assert_eq!(status, 200, "{body}");
         let j: serde_json::Value = serde_json::from_str(&body).unwrap();
-        secrets.push(j["AccessKey"]["AccessKeySecret"].as_str().unwrap().to_owned());
+        secrets.push(
+            j["AccessKey"]["AccessKeySecret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
-    let (_, listed) = signed(server.port, ROOT_ID, ROOT_SECRET, "ListAccessKeys", &[("UserName", "s0")]).unwrap();
+    let (_, listed) = signed(
+        server.port,
+        ROOT_ID,
+        ROOT_SECRET,
+        "ListAccessKeys",
+        &[("UserName", "s0")],
+    )
+    .unwrap();
     let log = server.log_text();
     assert!(server.terminate().success());
     let mut files = vec![log.into_bytes(), listed.into_bytes()];
     for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
         let path = entry.unwrap().path();
-        if path.file_name().unwrap().to_string_lossy().starts_with("trustdesk.db") {
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("trustdesk.db")
+        {
             files.push(std::fs::read(&path).unwrap());
         }
     }
     for secret in &secrets {
         for (i, bytes) in files.iter().enumerate() {
-            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret found in file #{i}");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "secret found in file #{i}"
+            );
         }
     }
 }
 
 #[test]
 fn command_line_help_version_and_migrate() {
-    for args in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["version", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["version", "--help"],
+    ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
     }
     let out = Command::new(BIN).arg("version").output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("trustdesk "));
@@ -249,9 +357,17 @@ fn command_line_help_version_and_migrate() {
         .env("TRUSTDESK_DATA_DIR", dir.path().join("d"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(dir.path().join("d/trustdesk.db").exists());
-    let out = Command::new(BIN).arg("serve").env("TRUSTDESK_LISTEN", "nonsense").output().unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env("TRUSTDESK_LISTEN", "nonsense")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("configuration error"));
 }

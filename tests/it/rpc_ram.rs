@@ -43,13 +43,21 @@ async fn create_get_update_delete_user() {
     let g = h.call("GetUser", &[("UserName", "alice")]).await.json();
     assert_eq!(g["User"]["UserId"], user_id);
     assert_eq!(g["User"]["UpdateDate"], "2026-01-02T03:04:05Z");
-    assert!(g["User"].get("LastLoginDate").is_none(), "never logged in: omitted");
+    assert!(
+        g["User"].get("LastLoginDate").is_none(),
+        "never logged in: omitted"
+    );
 
     h.ts.clock.advance(time::Duration::minutes(1));
     let up = h
         .call(
             "UpdateUser",
-            &[("UserName", "alice"), ("NewUserName", "alice2"), ("NewDisplayName", "张三"), ("NewComments", "")],
+            &[
+                ("UserName", "alice"),
+                ("NewUserName", "alice2"),
+                ("NewDisplayName", "张三"),
+                ("NewComments", ""),
+            ],
         )
         .await;
     assert_eq!(up.status, StatusCode::OK, "{}", up.body);
@@ -57,15 +65,29 @@ async fn create_get_update_delete_user() {
     assert_eq!(uu["UserName"], "alice2");
     assert_eq!(uu["DisplayName"], "张三");
     assert!(uu.get("Comments").is_none(), "empty NewComments clears");
-    assert_eq!(uu["MobilePhone"], "86-18600008888", "absent New* leaves the value");
+    assert_eq!(
+        uu["MobilePhone"], "86-18600008888",
+        "absent New* leaves the value"
+    );
     assert_eq!(uu["UpdateDate"], "2026-01-02T03:05:05Z");
     assert_eq!(uu["CreateDate"], "2026-01-02T03:04:05Z");
 
-    assert_error(&h.call("GetUser", &[("UserName", "alice")]).await, 404, "EntityNotExist.User");
+    assert_error(
+        &h.call("GetUser", &[("UserName", "alice")]).await,
+        404,
+        "EntityNotExist.User",
+    );
     let d = h.call("DeleteUser", &[("UserName", "alice2")]).await;
     assert_eq!(d.status, StatusCode::OK);
-    assert_eq!(d.json().as_object().unwrap().keys().collect::<Vec<_>>(), vec!["RequestId"]);
-    assert_error(&h.call("DeleteUser", &[("UserName", "alice2")]).await, 404, "EntityNotExist.User");
+    assert_eq!(
+        d.json().as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["RequestId"]
+    );
+    assert_error(
+        &h.call("DeleteUser", &[("UserName", "alice2")]).await,
+        404,
+        "EntityNotExist.User",
+    );
 }
 
 #[tokio::test]
@@ -80,17 +102,44 @@ async fn create_user_validation_table() {
     let cases: Vec<(Vec<(&str, &str)>, Option<&str>)> = vec![
         (vec![("UserName", &long64)], None),
         (vec![("UserName", "a.b@c_d-e")], None),
-        (vec![("UserName", &long65)], Some("InvalidParameter.UserName.Length")),
-        (vec![("UserName", "")], Some("InvalidParameter.UserName.Length")),
-        (vec![("UserName", "with space")], Some("InvalidParameter.UserName.InvalidChars")),
-        (vec![("UserName", "semi;colon")], Some("InvalidParameter.UserName.InvalidChars")),
+        (
+            vec![("UserName", &long65)],
+            Some("InvalidParameter.UserName.Length"),
+        ),
+        (
+            vec![("UserName", "")],
+            Some("InvalidParameter.UserName.Length"),
+        ),
+        (
+            vec![("UserName", "with space")],
+            Some("InvalidParameter.UserName.InvalidChars"),
+        ),
+        (
+            vec![("UserName", "semi;colon")],
+            Some("InvalidParameter.UserName.InvalidChars"),
+        ),
         (vec![("UserName", "v1"), ("DisplayName", &cjk128)], None),
-        (vec![("UserName", "v2"), ("DisplayName", &cjk129)], Some("InvalidParameter.DisplayName.Length")),
-        (vec![("UserName", "v3"), ("DisplayName", "Alice Zhang")], Some("InvalidParameter.DisplayName.InvalidChars")),
-        (vec![("UserName", "v4"), ("MobilePhone", "18600008888")], Some("InvalidParameter.MobilePhone.Format")),
-        (vec![("UserName", "v5"), ("Email", "not-an-email")], Some("InvalidParameter.Email.Format")),
+        (
+            vec![("UserName", "v2"), ("DisplayName", &cjk129)],
+            Some("InvalidParameter.DisplayName.Length"),
+        ),
+        (
+            vec![("UserName", "v3"), ("DisplayName", "Alice Zhang")],
+            Some("InvalidParameter.DisplayName.InvalidChars"),
+        ),
+        (
+            vec![("UserName", "v4"), ("MobilePhone", "18600008888")],
+            Some("InvalidParameter.MobilePhone.Format"),
+        ),
+        (
+            vec![("UserName", "v5"), ("Email", "not-an-email")],
+            Some("InvalidParameter.Email.Format"),
+        ),
         (vec![("UserName", "v6"), ("Comments", &c128)], None),
-        (vec![("UserName", "v7"), ("Comments", &c129)], Some("InvalidParameter.Comments.Length")),
+        (
+            vec![("UserName", "v7"), ("Comments", &c129)],
+            Some("InvalidParameter.Comments.Length"),
+        ),
         (vec![("UserName", "v8"), ("Comments", "")], None),
         (vec![("DisplayName", "NoName")], Some("MissingParameter")),
     ];
@@ -102,18 +151,33 @@ async fn create_user_validation_table() {
                 assert_error(&r, 400, code);
                 if let Some((_, name)) = params.iter().find(|(k, _)| *k == "UserName") {
                     if !name.is_empty() && name.len() <= 64 {
-                        assert_error(&h.call("GetUser", &[("UserName", name)]).await, 404, "EntityNotExist.User");
+                        assert_error(
+                            &h.call("GetUser", &[("UserName", name)]).await,
+                            404,
+                            "EntityNotExist.User",
+                        );
                     }
                 }
             }
         }
     }
     let r = h.call("CreateUser", &[("UserName", "with space")]).await;
-    assert_eq!(r.json()["Message"], "The parameter - \"UserName\" contains invalid chars.");
+    assert_eq!(
+        r.json()["Message"],
+        "The parameter - \"UserName\" contains invalid chars."
+    );
     let r = h.call("CreateUser", &[("UserName", &long65)]).await;
-    assert_eq!(r.json()["Message"], "The parameter - \"UserName\" beyond the length limit.");
-    let r = h.call("CreateUser", &[("UserName", "v9"), ("Email", "x")]).await;
-    assert_eq!(r.json()["Message"], "The format of the parameter - \"Email\" is incorrect.");
+    assert_eq!(
+        r.json()["Message"],
+        "The parameter - \"UserName\" beyond the length limit."
+    );
+    let r = h
+        .call("CreateUser", &[("UserName", "v9"), ("Email", "x")])
+        .await;
+    assert_eq!(
+        r.json()["Message"],
+        "The format of the parameter - \"Email\" is incorrect."
+    );
     let r = h.call("CreateUser", &[]).await;
     assert_eq!(
         r.json()["Message"],
@@ -130,23 +194,37 @@ async fn duplicate_names_conflict_case_insensitively() {
     assert_eq!(r.json()["Message"], "The user does already EXIST.");
     h.create_user("bob").await;
     assert_error(
-        &h.call("UpdateUser", &[("UserName", "bob"), ("NewUserName", "ALICE")]).await,
+        &h.call(
+            "UpdateUser",
+            &[("UserName", "bob"), ("NewUserName", "ALICE")],
+        )
+        .await,
         409,
         "EntityAlreadyExists.User",
     );
-    assert_error(&h.call("UpdateUser", &[("UserName", "nobody")]).await, 404, "EntityNotExist.User");
     assert_error(
-        &h.call("UpdateUser", &[("UserName", "bob"), ("NewUserName", "b b")]).await,
+        &h.call("UpdateUser", &[("UserName", "nobody")]).await,
+        404,
+        "EntityNotExist.User",
+    );
+    assert_error(
+        &h.call("UpdateUser", &[("UserName", "bob"), ("NewUserName", "b b")])
+            .await,
         400,
         "InvalidParameter.NewUserName.InvalidChars",
     );
     assert_error(
-        &h.call("UpdateUser", &[("UserName", "bob"), ("NewMobilePhone", "1")]).await,
+        &h.call(
+            "UpdateUser",
+            &[("UserName", "bob"), ("NewMobilePhone", "1")],
+        )
+        .await,
         400,
         "InvalidParameter.NewMobilePhone.Format",
     );
     assert_error(
-        &h.call("UpdateUser", &[("UserName", "bob"), ("NewEmail", "@")]).await,
+        &h.call("UpdateUser", &[("UserName", "bob"), ("NewEmail", "@")])
+            .await,
         400,
         "InvalidParameter.NewEmail.Format",
     );
@@ -154,7 +232,11 @@ async fn duplicate_names_conflict_case_insensitively() {
 
 #[tokio::test]
 async fn user_limit_is_enforced() {
-    let ts = TestService::with_limits(Limits { max_users_per_account: 3, ..Limits::default() }).await;
+    let ts = TestService::with_limits(Limits {
+        max_users_per_account: 3,
+        ..Limits::default()
+    })
+    .await;
     let h = Harness::from(ts);
     for n in ["u1", "u2", "u3"] {
         h.create_user(n).await;
@@ -196,30 +278,66 @@ async fn list_users_pages_with_markers() {
     assert_eq!(all["Users"]["User"].as_array().unwrap().len(), 7);
     assert_eq!(all["IsTruncated"], false);
     for bad in ["0", "1001", "x", "-1", ""] {
-        assert_error(&h.call("ListUsers", &[("MaxItems", bad)]).await, 400, "InvalidParameter.MaxItems");
+        assert_error(
+            &h.call("ListUsers", &[("MaxItems", bad)]).await,
+            400,
+            "InvalidParameter.MaxItems",
+        );
     }
-    assert_error(&h.call("ListUsers", &[("Marker", "EXAMPLE-MARKER")]).await, 400, "InvalidParameter.Marker");
+    assert_error(
+        &h.call("ListUsers", &[("Marker", "EXAMPLE-MARKER")]).await,
+        400,
+        "InvalidParameter.Marker",
+    );
 }
 
 #[tokio::test]
 async fn xml_responses() {
     let h = Harness::new().await;
-    let r = h.call_xml("CreateUser", &[("UserName", "xml-user"), ("Comments", "<&>\"'")]).await;
+    let r = h
+        .call_xml(
+            "CreateUser",
+            &[("UserName", "xml-user"), ("Comments", "<&>\"'")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.content_type(), "text/xml;charset=utf-8");
-    assert!(r.body.starts_with("<?xml version='1.0' encoding='UTF-8'?><CreateUserResponse><RequestId>"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("<?xml version='1.0' encoding='UTF-8'?><CreateUserResponse><RequestId>"),
+        "{}",
+        r.body
+    );
     assert!(r.body.contains("<UserName>xml-user</UserName>"));
     assert!(r.body.contains("<Comments>&lt;&amp;&gt;"), "{}", r.body);
     let r = h.call_xml("ListUsers", &[("MaxItems", "1")]).await;
     assert!(r.body.contains("<Users><User><UserId>"), "{}", r.body);
-    assert!(r.body.contains("<IsTruncated>false</IsTruncated>"), "{}", r.body);
+    assert!(
+        r.body.contains("<IsTruncated>false</IsTruncated>"),
+        "{}",
+        r.body
+    );
     let r = h.call_xml("GetUser", &[("UserName", "nobody")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.content_type(), "text/xml;charset=utf-8");
-    assert!(r.body.starts_with("<?xml version='1.0' encoding='UTF-8'?><Error><RequestId>"), "{}", r.body);
-    assert!(r.body.contains("<Code>EntityNotExist.User</Code>"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("<?xml version='1.0' encoding='UTF-8'?><Error><RequestId>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<Code>EntityNotExist.User</Code>"),
+        "{}",
+        r.body
+    );
     let r = h.call_xml("DeleteUser", &[("UserName", "xml-user")]).await;
-    assert!(r.body.starts_with("<?xml version='1.0' encoding='UTF-8'?><DeleteUserResponse><RequestId>"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("<?xml version='1.0' encoding='UTF-8'?><DeleteUserResponse><RequestId>"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -238,7 +356,10 @@ async fn access_key_lifecycle() {
 
     let list = h.call("ListAccessKeys", &[("UserName", "keyed")]).await;
     assert!(!list.body.contains(&secret), "secrets are never listed");
-    let keys = list.json()["AccessKeys"]["AccessKey"].as_array().unwrap().clone();
+    let keys = list.json()["AccessKeys"]["AccessKey"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["AccessKeyId"], id.as_str());
     assert!(keys[0].get("AccessKeySecret").is_none());
@@ -249,51 +370,118 @@ async fn access_key_lifecycle() {
         409,
         "LimitExceeded.User.AccessKey",
     );
-    assert_error(&h.call("DeleteUser", &[("UserName", "keyed")]).await, 409, "DeleteConflict.User.AccessKey");
+    assert_error(
+        &h.call("DeleteUser", &[("UserName", "keyed")]).await,
+        409,
+        "DeleteConflict.User.AccessKey",
+    );
 
-    let never = h.call("GetAccessKeyLastUsed", &[("UserName", "keyed"), ("UserAccessKeyId", &id)]).await;
+    let never = h
+        .call(
+            "GetAccessKeyLastUsed",
+            &[("UserName", "keyed"), ("UserAccessKeyId", &id)],
+        )
+        .await;
     assert_eq!(never.status, StatusCode::OK, "{}", never.body);
-    assert!(never.json()["AccessKeyLastUsed"].get("LastUsedDate").is_none());
+    assert!(
+        never.json()["AccessKeyLastUsed"]
+            .get("LastUsedDate")
+            .is_none()
+    );
 
-    let up = h.call("UpdateAccessKey", &[("UserName", "keyed"), ("UserAccessKeyId", &id), ("Status", "Inactive")]).await;
+    let up = h
+        .call(
+            "UpdateAccessKey",
+            &[
+                ("UserName", "keyed"),
+                ("UserAccessKeyId", &id),
+                ("Status", "Inactive"),
+            ],
+        )
+        .await;
     assert_eq!(up.status, StatusCode::OK, "{}", up.body);
-    let keys = h.call("ListAccessKeys", &[("UserName", "keyed")]).await.json();
+    let keys = h
+        .call("ListAccessKeys", &[("UserName", "keyed")])
+        .await
+        .json();
     assert_eq!(keys["AccessKeys"]["AccessKey"][0]["Status"], "Inactive");
     assert_error(
-        &h.call("UpdateAccessKey", &[("UserName", "keyed"), ("UserAccessKeyId", &id), ("Status", "inactive")]).await,
+        &h.call(
+            "UpdateAccessKey",
+            &[
+                ("UserName", "keyed"),
+                ("UserAccessKeyId", &id),
+                ("Status", "inactive"),
+            ],
+        )
+        .await,
         400,
         "InvalidParameter.Status",
     );
     assert_error(
-        &h.call("UpdateAccessKey", &[("UserName", "keyed"), ("UserAccessKeyId", "LTAIunknown"), ("Status", "Active")])
-            .await,
+        &h.call(
+            "UpdateAccessKey",
+            &[
+                ("UserName", "keyed"),
+                ("UserAccessKeyId", "LTAIunknown"),
+                ("Status", "Active"),
+            ],
+        )
+        .await,
         404,
         "EntityNotExist.User.AccessKey",
     );
     assert_error(
-        &h.call("UpdateAccessKey", &[("UserName", "keyed"), ("UserAccessKeyId", &id)]).await,
+        &h.call(
+            "UpdateAccessKey",
+            &[("UserName", "keyed"), ("UserAccessKeyId", &id)],
+        )
+        .await,
         400,
         "MissingParameter",
     );
     // Another user's key is not found under this user.
     h.create_user("other").await;
     assert_error(
-        &h.call("DeleteAccessKey", &[("UserName", "other"), ("UserAccessKeyId", &id)]).await,
+        &h.call(
+            "DeleteAccessKey",
+            &[("UserName", "other"), ("UserAccessKeyId", &id)],
+        )
+        .await,
         404,
         "EntityNotExist.User.AccessKey",
     );
-    assert_error(&h.call("ListAccessKeys", &[("UserName", "ghost")]).await, 404, "EntityNotExist.User");
-    assert_error(&h.call("CreateAccessKey", &[("UserName", "ghost")]).await, 404, "EntityNotExist.User");
+    assert_error(
+        &h.call("ListAccessKeys", &[("UserName", "ghost")]).await,
+        404,
+        "EntityNotExist.User",
+    );
+    assert_error(
+        &h.call("CreateAccessKey", &[("UserName", "ghost")]).await,
+        404,
+        "EntityNotExist.User",
+    );
 
-    for key in h.call("ListAccessKeys", &[("UserName", "keyed")]).await.json()["AccessKeys"]["AccessKey"]
+    for key in h
+        .call("ListAccessKeys", &[("UserName", "keyed")])
+        .await
+        .json()["AccessKeys"]["AccessKey"]
         .as_array()
         .unwrap()
     {
         let kid = key["AccessKeyId"].as_str().unwrap();
-        let d = h.call("DeleteAccessKey", &[("UserName", "keyed"), ("UserAccessKeyId", kid)]).await;
+        let d = h
+            .call(
+                "DeleteAccessKey",
+                &[("UserName", "keyed"), ("UserAccessKeyId", kid)],
+            )
+            .await;
         assert_eq!(d.status, StatusCode::OK, "{}", d.body);
     }
-    assert_eq!(h.call("DeleteUser", &[("UserName", "keyed")]).await.status, StatusCode::OK);
+    assert_eq!(
+        h.call("DeleteUser", &[("UserName", "keyed")]).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -305,6 +493,12 @@ async fn root_keys_without_user_name_and_last_used() {
     assert_eq!(root_keys[0]["AccessKeyId"], h.root().id.as_str());
     let r = h.call("CreateAccessKey", &[]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let last = h.call("GetAccessKeyLastUsed", &[("UserAccessKeyId", &h.root().id)]).await.json();
-    assert_eq!(last["AccessKeyLastUsed"]["LastUsedDate"], "2026-01-02T03:04:05Z");
+    let last = h
+        .call("GetAccessKeyLastUsed", &[("UserAccessKeyId", &h.root().id)])
+        .await
+        .json();
+    assert_eq!(
+        last["AccessKeyLastUsed"]["LastUsedDate"],
+        "2026-01-02T03:04:05Z"
+    );
 }

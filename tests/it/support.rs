@@ -30,7 +30,10 @@ impl Reply {
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default()
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     }
 }
 
@@ -49,11 +52,22 @@ impl Harness {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.expect("router is infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = to_bytes(response.into_body(), 64 << 20).await.expect("body");
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        let bytes = to_bytes(response.into_body(), 64 << 20)
+            .await
+            .expect("body");
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     /// A V1 call (POST, query only, JSON) as root.
@@ -68,7 +82,15 @@ impl Harness {
 
     pub async fn call_xml(&self, action: &str, params: &[(&str, &str)]) -> Reply {
         let now = trustdesk_domain::Clock::now(&self.ts.clock);
-        self.send(v1_request_with(&self.root(), now, "POST", action, "XML", params)).await
+        self.send(v1_request_with(
+            &self.root(),
+            now,
+            "POST",
+            action,
+            "XML",
+            params,
+        ))
+        .await
     }
 
     pub async fn call_acs3(&self, creds: &Creds, action: &str, params: &[(&str, &str)]) -> Reply {
@@ -88,7 +110,10 @@ impl Harness {
         let r = self.call("CreateAccessKey", &[("UserName", user)]).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let k = &r.json()["AccessKey"];
-        Creds { id: k["AccessKeyId"].as_str().unwrap().into(), secret: k["AccessKeySecret"].as_str().unwrap().into() }
+        Creds {
+            id: k["AccessKeyId"].as_str().unwrap().into(),
+            secret: k["AccessKeySecret"].as_str().unwrap().into(),
+        }
     }
 }
 
@@ -98,7 +123,15 @@ pub fn assert_error(r: &Reply, status: u16, code: &str) {
     assert_eq!(r.status.as_u16(), status, "{}", r.body);
     assert_eq!(r.code(), code, "{}", r.body);
     let j = r.json();
-    assert!(j["RequestId"].as_str().is_some_and(|s| s.len() == 36), "RequestId missing: {}", r.body);
-    assert!(j["Message"].as_str().is_some_and(|s| !s.is_empty()), "Message missing: {}", r.body);
+    assert!(
+        j["RequestId"].as_str().is_some_and(|s| s.len() == 36),
+        "RequestId missing: {}",
+        r.body
+    );
+    assert!(
+        j["Message"].as_str().is_some_and(|s| !s.is_empty()),
+        "Message missing: {}",
+        r.body
+    );
     assert_eq!(r.content_type(), "application/json;charset=utf-8");
 }

@@ -27,14 +27,22 @@ const GATEWAY_CODES: &[&str] = &[
 ];
 
 fn load(file: &str) -> Value {
-    let path = format!("{}/../auth/tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    let path = format!(
+        "{}/../auth/tests/vectors/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
 
 fn request_of(v: &Value) -> Request<Body> {
     let r = &v["request"];
-    let body = base64::engine::general_purpose::STANDARD.decode(r["body_base64"].as_str().unwrap_or("")).unwrap();
-    let mut b = Request::builder().method(r["method"].as_str().unwrap()).uri(r["target"].as_str().unwrap());
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(r["body_base64"].as_str().unwrap_or(""))
+        .unwrap();
+    let mut b = Request::builder()
+        .method(r["method"].as_str().unwrap())
+        .uri(r["target"].as_str().unwrap());
     for h in r["headers"].as_array().unwrap() {
         b = b.header(h[0].as_str().unwrap(), h[1].as_str().unwrap());
     }
@@ -71,8 +79,17 @@ async fn replay(file: &str) -> usize {
         // Give the action something to act on where it needs a user.
         let _ = h.call("CreateUser", &[("UserName", "alice")]).await;
         let r = h.send(request_of(v)).await;
-        let code = if r.status.is_success() { String::new() } else { r.code() };
-        assert!(!GATEWAY_CODES.contains(&code.as_str()), "{id}: rejected at the gateway: {} {}", r.status, r.body);
+        let code = if r.status.is_success() {
+            String::new()
+        } else {
+            r.code()
+        };
+        assert!(
+            !GATEWAY_CODES.contains(&code.as_str()),
+            "{id}: rejected at the gateway: {} {}",
+            r.status,
+            r.body
+        );
         assert!(!r.status.is_server_error(), "{id}: {} {}", r.status, r.body);
         replayed += 1;
     }

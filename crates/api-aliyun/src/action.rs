@@ -75,7 +75,10 @@ impl Action {
     /// Looks an action up within one API version. Names are
     /// case-sensitive, as on the vendor's gateway.
     pub fn find(api: Api, name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|a| a.api() == api && a.name() == name)
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|a| a.api() == api && a.name() == name)
     }
 }
 
@@ -89,7 +92,11 @@ mod tests {
             assert_eq!(Action::find(a.api(), a.name()), Some(*a));
             let (service, op) = a.permission().split_once(':').unwrap();
             assert_eq!(service, "ram");
-            assert_eq!(op, a.name(), "permission of {a:?} must name the action itself");
+            assert_eq!(
+                op,
+                a.name(),
+                "permission of {a:?} must name the action itself"
+            );
         }
         assert_eq!(Action::find(Api::Ram, "createuser"), None);
         assert_eq!(Api::from_version("2015-05-01"), Some(Api::Ram));

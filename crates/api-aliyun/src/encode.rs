@@ -60,12 +60,25 @@ pub fn to_xml_with_root<T: Serialize>(root: &str, value: &T) -> Result<String, q
 }
 
 /// Renders a successful response for `action`.
-pub fn success<T: Serialize>(request_id: &RequestId, format: Format, action: Action, body: &T) -> Result<Response, RpcError> {
+pub fn success<T: Serialize>(
+    request_id: &RequestId,
+    format: Format,
+    action: Action,
+    body: &T,
+) -> Result<Response, RpcError> {
     let (content_type, bytes) = match format {
-        Format::Json => (JSON_CONTENT_TYPE, serde_json::to_vec(body).map_err(|e| encode_failed(&e))?),
+        Format::Json => (
+            JSON_CONTENT_TYPE,
+            serde_json::to_vec(body).map_err(|e| encode_failed(&e))?,
+        ),
         Format::Xml => {
             let root = format!("{}Response", action.name());
-            (XML_CONTENT_TYPE, to_xml_with_root(&root, body).map_err(|e| encode_failed(&e))?.into_bytes())
+            (
+                XML_CONTENT_TYPE,
+                to_xml_with_root(&root, body)
+                    .map_err(|e| encode_failed(&e))?
+                    .into_bytes(),
+            )
         }
     };
     let mut response = (StatusCode::OK, bytes).into_response();
@@ -84,7 +97,10 @@ fn encode_failed(e: &dyn std::fmt::Display) -> RpcError {
 
 /// The vendor's date format: `YYYY-MM-DDThh:mm:ssZ`, UTC, whole seconds.
 pub fn vendor_date(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -95,8 +111,14 @@ mod tests {
 
     #[test]
     fn dates_have_whole_seconds_and_z() {
-        assert_eq!(vendor_date(datetime!(2015-01-23 12:33:18.123 UTC)), "2015-01-23T12:33:18Z");
-        assert_eq!(vendor_date(datetime!(2015-01-23 20:33:18 +08:00)), "2015-01-23T12:33:18Z");
+        assert_eq!(
+            vendor_date(datetime!(2015-01-23 12:33:18.123 UTC)),
+            "2015-01-23T12:33:18Z"
+        );
+        assert_eq!(
+            vendor_date(datetime!(2015-01-23 20:33:18 +08:00)),
+            "2015-01-23T12:33:18Z"
+        );
     }
 
     #[test]
@@ -106,6 +128,9 @@ mod tests {
         assert_eq!(Format::from_param(Some("None")).unwrap(), Format::Json);
         assert_eq!(Format::from_param(Some("xml")).unwrap(), Format::Xml);
         assert_eq!(Format::from_param(Some("XML")).unwrap(), Format::Xml);
-        assert_eq!(Format::from_param(Some("yaml")).unwrap_err().code, "InvalidParameter.Format");
+        assert_eq!(
+            Format::from_param(Some("yaml")).unwrap_err().code,
+            "InvalidParameter.Format"
+        );
     }
 }

@@ -34,7 +34,7 @@ pub struct RpcError {
     pub status: StatusCode,
     pub code: Cow<'static, str>,
     pub message: Cow<'static, str>,
-    pub access_denied: Option<AccessDeniedDetail>,
+    pub access_denied: Option<Box<AccessDeniedDetail>>,
 }
 
 /// Why a permission check failed, as the vendor reports it.
@@ -51,8 +51,17 @@ pub struct AccessDeniedDetail {
 }
 
 impl RpcError {
-    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code: code.into(), message: message.into(), access_denied: None }
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+            access_denied: None,
+        }
     }
 
     fn bad(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
@@ -63,14 +72,20 @@ impl RpcError {
 
     /// A common parameter (`Timestamp`, `AccessKeyId`, ...) is absent.
     pub fn missing_common(name: &'static str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, format!("Missing{name}"), format!("{name} is mandatory for this action."))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("Missing{name}"),
+            format!("{name} is mandatory for this action."),
+        )
     }
 
     /// A business parameter is absent.
     pub fn missing_parameter(name: &str) -> Self {
         Self::bad(
             "MissingParameter",
-            format!("The input parameter \"{name}\" that is mandatory for processing this request is not supplied."),
+            format!(
+                "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
+            ),
         )
     }
 
@@ -83,39 +98,67 @@ impl RpcError {
     }
 
     pub fn invalid_version() -> Self {
-        Self::bad("InvalidVersion", "Specified parameter Version is not valid.")
+        Self::bad(
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        )
     }
 
     pub fn invalid_format() -> Self {
-        Self::bad("InvalidParameter.Format", "Specified parameter format is not valid.")
+        Self::bad(
+            "InvalidParameter.Format",
+            "Specified parameter format is not valid.",
+        )
     }
 
     pub fn timestamp_format() -> Self {
-        Self::bad("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+        Self::bad(
+            "InvalidTimeStamp.Format",
+            "Specified time stamp or date value is not well formatted.",
+        )
     }
 
     pub fn timestamp_expired() -> Self {
-        Self::bad("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+        Self::bad(
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        )
     }
 
     pub fn signature_method() -> Self {
-        Self::bad("InvalidSignatureMethod", "Specified signature method is not valid.")
+        Self::bad(
+            "InvalidSignatureMethod",
+            "Specified signature method is not valid.",
+        )
     }
 
     pub fn signature_version() -> Self {
-        Self::bad("InvalidSignatureVersion", "Specified signature version is not valid.")
+        Self::bad(
+            "InvalidSignatureVersion",
+            "Specified signature version is not valid.",
+        )
     }
 
     pub fn signature_type() -> Self {
-        Self::bad("InvalidSignatureType", "Specified signature type is not supported.")
+        Self::bad(
+            "InvalidSignatureType",
+            "Specified signature type is not supported.",
+        )
     }
 
     pub fn key_not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        )
     }
 
     pub fn key_inactive() -> Self {
-        Self::bad("InvalidAccessKeyId.Inactive", "Specified access key is disabled.")
+        Self::bad(
+            "InvalidAccessKeyId.Inactive",
+            "Specified access key is disabled.",
+        )
     }
 
     /// V1 mismatch. The old Python SDK splits the message at the first `:`
@@ -124,34 +167,50 @@ impl RpcError {
     pub fn v1_signature_mismatch(string_to_sign: &str) -> Self {
         Self::bad(
             "SignatureDoesNotMatch",
-            format!("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"),
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}"
+            ),
         )
     }
 
     pub fn acs3_signature_mismatch(string_to_sign: &str) -> Self {
         Self::bad(
             "SignatureDoesNotMatch",
-            format!("Specified signature does not match our calculation. server StringToSign is [{string_to_sign}]"),
+            format!(
+                "Specified signature does not match our calculation. server StringToSign is [{string_to_sign}]"
+            ),
         )
     }
 
     pub fn incomplete_signature(string_to_sign: &str) -> Self {
         Self::bad(
             "IncompleteSignature",
-            format!("The request signature does not conform to Aliyun standards. server string to sign is:{string_to_sign}"),
+            format!(
+                "The request signature does not conform to Aliyun standards. server string to sign is:{string_to_sign}"
+            ),
         )
     }
 
     pub fn nonce_used() -> Self {
-        Self::bad("SignatureNonceUsed", "Specified signature nonce was used already.")
+        Self::bad(
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        )
     }
 
     pub fn unsupported_method() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "UnsupportedHTTPMethod", "This http method not supported.")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "UnsupportedHTTPMethod",
+            "This http method not supported.",
+        )
     }
 
     pub fn security_token() -> Self {
-        Self::bad("InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed.")
+        Self::bad(
+            "InvalidSecurityToken.Malformed",
+            "Specified SecurityToken is malformed.",
+        )
     }
 
     pub fn internal() -> Self {
@@ -175,17 +234,30 @@ impl RpcError {
     /// A value failed a validation rule (`InvalidParameter.<Name>.<Problem>`).
     pub fn validation(field: &str, problem: Problem) -> Self {
         let (suffix, message) = match problem {
-            Problem::InvalidChars => ("InvalidChars", format!("The parameter - \"{field}\" contains invalid chars.")),
-            Problem::Length => ("Length", format!("The parameter - \"{field}\" beyond the length limit.")),
-            Problem::Format => ("Format", format!("The format of the parameter - \"{field}\" is incorrect.")),
+            Problem::InvalidChars => (
+                "InvalidChars",
+                format!("The parameter - \"{field}\" contains invalid chars."),
+            ),
+            Problem::Length => (
+                "Length",
+                format!("The parameter - \"{field}\" beyond the length limit."),
+            ),
+            Problem::Format => (
+                "Format",
+                format!("The format of the parameter - \"{field}\" is incorrect."),
+            ),
         };
-        Self::new(StatusCode::BAD_REQUEST, format!("InvalidParameter.{field}.{suffix}"), message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            format!("InvalidParameter.{field}.{suffix}"),
+            message,
+        )
     }
 
     /// The caller is not allowed; RAM's code.
     pub fn no_permission(detail: Option<AccessDeniedDetail>) -> Self {
         Self {
-            access_denied: detail,
+            access_denied: detail.map(Box::new),
             ..Self::new(
                 StatusCode::FORBIDDEN,
                 "NoPermission",
@@ -207,7 +279,7 @@ impl RpcError {
             host_id: host,
             code: &self.code,
             message: &self.message,
-            access_denied_detail: self.access_denied.as_ref(),
+            access_denied_detail: self.access_denied.as_deref(),
         };
         let (content_type, bytes) = match format {
             Format::Json => (JSON_CONTENT_TYPE, serde_json::to_vec(&body).ok()),
@@ -215,7 +287,9 @@ impl RpcError {
         };
         // Encoding our own flat struct cannot fail; if it ever did, a fixed
         // body still tells the client what happened.
-        let bytes = bytes.unwrap_or_else(|| br#"{"Code":"InternalError","Message":"error encoding failed"}"#.to_vec());
+        let bytes = bytes.unwrap_or_else(|| {
+            br#"{"Code":"InternalError","Message":"error encoding failed"}"#.to_vec()
+        });
         let mut response = (self.status, bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -243,27 +317,50 @@ impl From<Error> for RpcError {
         use StatusCode as S;
         match e {
             Error::Invalid { field, problem } => Self::validation(field, problem),
-            Error::NotFound { what: Entity::User, .. } => {
-                Self::new(S::NOT_FOUND, "EntityNotExist.User", "The user does not exist.")
-            }
-            Error::NotFound { what: Entity::AccessKey, .. } => {
-                Self::new(S::NOT_FOUND, "EntityNotExist.User.AccessKey", "The user access key does not exist.")
-            }
-            Error::NotFound { what: Entity::Account, .. } => Self::internal(),
-            Error::AlreadyExists { what: Entity::User, .. } => {
-                Self::new(S::CONFLICT, "EntityAlreadyExists.User", "The user does already EXIST.")
-            }
+            Error::NotFound {
+                what: Entity::User, ..
+            } => Self::new(
+                S::NOT_FOUND,
+                "EntityNotExist.User",
+                "The user does not exist.",
+            ),
+            Error::NotFound {
+                what: Entity::AccessKey,
+                ..
+            } => Self::new(
+                S::NOT_FOUND,
+                "EntityNotExist.User.AccessKey",
+                "The user access key does not exist.",
+            ),
+            Error::NotFound {
+                what: Entity::Account,
+                ..
+            } => Self::internal(),
+            Error::AlreadyExists {
+                what: Entity::User, ..
+            } => Self::new(
+                S::CONFLICT,
+                "EntityAlreadyExists.User",
+                "The user does already EXIST.",
+            ),
             Error::AlreadyExists { .. } => Self::internal(),
-            Error::LimitExceeded { what: Entity::User } => {
-                Self::new(S::CONFLICT, "LimitExceeded.User", "The count of users beyond the current limits.")
-            }
-            Error::LimitExceeded { what: Entity::AccessKey } => Self::new(
+            Error::LimitExceeded { what: Entity::User } => Self::new(
+                S::CONFLICT,
+                "LimitExceeded.User",
+                "The count of users beyond the current limits.",
+            ),
+            Error::LimitExceeded {
+                what: Entity::AccessKey,
+            } => Self::new(
                 S::CONFLICT,
                 "LimitExceeded.User.AccessKey",
                 "The access key count of the user access keys beyond the current limits.",
             ),
             Error::LimitExceeded { .. } => Self::internal(),
-            Error::DeleteConflict { entity: Entity::User, blocker: Entity::AccessKey } => Self::new(
+            Error::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::AccessKey,
+            } => Self::new(
                 S::CONFLICT,
                 "DeleteConflict.User.AccessKey",
                 "The user CAN NOT has any access key while deleting the user.",
@@ -285,10 +382,18 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     async fn render(e: RpcError, format: Format) -> (StatusCode, String, String) {
-        let r = e.into_response(&RequestId("7463B73D-35CC-4D19-A010-6B8D65D242EF".into()), "ram.aliyuncs.com", format);
+        let r = e.into_response(
+            &RequestId("7463B73D-35CC-4D19-A010-6B8D65D242EF".into()),
+            "ram.aliyuncs.com",
+            format,
+        );
         let status = r.status();
-        let ct = r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
-        let body = String::from_utf8(to_bytes(r.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body =
+            String::from_utf8(to_bytes(r.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
         (status, ct, body)
     }
 
@@ -306,7 +411,11 @@ mod tests {
 
     #[tokio::test]
     async fn golden_xml_error() {
-        let (status, ct, body) = render(RpcError::validation("UserName", Problem::InvalidChars), Format::Xml).await;
+        let (status, ct, body) = render(
+            RpcError::validation("UserName", Problem::InvalidChars),
+            Format::Xml,
+        )
+        .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(ct, "text/xml;charset=utf-8");
         assert_eq!(

@@ -47,7 +47,11 @@ pub fn router(service: Service) -> Router {
 }
 
 async fn handle(State(service): State<Service>, request: Request<Body>) -> Response {
-    let request_id = request.extensions().get::<RequestId>().cloned().unwrap_or_else(RequestId::generate);
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(RequestId::generate);
     let host = verify::host_id(&request);
     match verify::verify(&service, request).await {
         Ok(verified) => {

@@ -23,12 +23,18 @@ impl Args {
 
     /// Present (possibly empty) or `MissingParameter`.
     pub fn required(&self, name: &str) -> Result<&str, RpcError> {
-        self.0.get(name).ok_or_else(|| RpcError::missing_parameter(name))
+        self.0
+            .get(name)
+            .ok_or_else(|| RpcError::missing_parameter(name))
     }
 
     /// A required value parsed by a domain constructor; its problem is
     /// reported under `name`.
-    pub fn parse<T>(&self, name: &'static str, parse: impl FnOnce(&str) -> Result<T, Problem>) -> Result<T, RpcError> {
+    pub fn parse<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, Problem>,
+    ) -> Result<T, RpcError> {
         parse(self.required(name)?).map_err(|p| RpcError::validation(name, p))
     }
 
@@ -40,7 +46,9 @@ impl Args {
     ) -> Result<Option<T>, RpcError> {
         match self.0.get(name) {
             None | Some("") => Ok(None),
-            Some(v) => parse(v).map(Some).map_err(|p| RpcError::validation(name, p)),
+            Some(v) => parse(v)
+                .map(Some)
+                .map_err(|p| RpcError::validation(name, p)),
         }
     }
 
@@ -54,7 +62,9 @@ impl Args {
         match self.0.get(name) {
             None => Ok(None),
             Some("") => Ok(Some(None)),
-            Some(v) => parse(v).map(|t| Some(Some(t))).map_err(|p| RpcError::validation(name, p)),
+            Some(v) => parse(v)
+                .map(|t| Some(Some(t)))
+                .map_err(|p| RpcError::validation(name, p)),
         }
     }
 
@@ -69,7 +79,12 @@ impl Args {
 
     /// An optional integer within `range`; anything else is
     /// `InvalidParameter.<name>`.
-    pub fn int_in(&self, name: &'static str, range: std::ops::RangeInclusive<u32>, default: u32) -> Result<u32, RpcError> {
+    pub fn int_in(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u32>,
+        default: u32,
+    ) -> Result<u32, RpcError> {
         match self.0.get(name) {
             None => Ok(default),
             Some(v) => v
@@ -107,10 +122,20 @@ mod tests {
         let a = args(&[("UserName", "alice"), ("MaxItems", "1001"), ("Empty", "")]);
         assert_eq!(a.required("UserName").unwrap(), "alice");
         assert_eq!(a.required("username").unwrap_err().code, "MissingParameter");
-        assert_eq!(a.int_in("MaxItems", 1..=1000, 100).unwrap_err().code, "InvalidParameter.MaxItems");
+        assert_eq!(
+            a.int_in("MaxItems", 1..=1000, 100).unwrap_err().code,
+            "InvalidParameter.MaxItems"
+        );
         assert_eq!(a.int_in("Absent", 1..=1000, 100).unwrap(), 100);
-        assert_eq!(a.parse_opt("Empty", |_| Err::<(), _>(Problem::Format)).unwrap(), None);
-        assert_eq!(a.parse_patch("Empty", |_| Ok::<_, Problem>(1)).unwrap(), Some(None));
+        assert_eq!(
+            a.parse_opt("Empty", |_| Err::<(), _>(Problem::Format))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            a.parse_patch("Empty", |_| Ok::<_, Problem>(1)).unwrap(),
+            Some(None)
+        );
         assert_eq!(parse_bool("True"), Some(true));
         assert_eq!(parse_bool("false"), Some(false));
         assert_eq!(parse_bool("yes"), None);

@@ -19,8 +19,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Comments, DisplayName, Email, Error, KeyStatus, MobilePhone, NewUser, Principal,
-    PrincipalKind, User, UserCursor, UserName, UserPatch,
+    AccessKey, AccessKeyId, Comments, DisplayName, Email, Error, KeyStatus, MobilePhone, NewUser,
+    Principal, PrincipalKind, User, UserCursor, UserName, UserPatch,
 };
 use trustdesk_service::{KeyTarget, RequestId, Service};
 
@@ -31,14 +31,27 @@ use crate::params::Args;
 use crate::verify::Verified;
 
 /// Runs a verified request: authorization, then the action.
-pub async fn dispatch(service: &Service, verified: Verified, request_id: &RequestId) -> Result<Response, RpcError> {
-    let Verified { principal, action, format, args } = verified;
+pub async fn dispatch(
+    service: &Service,
+    verified: Verified,
+    request_id: &RequestId,
+) -> Result<Response, RpcError> {
+    let Verified {
+        principal,
+        action,
+        format,
+        args,
+    } = verified;
     let resource = resource_for(service, action, &principal, &args);
     let auth = service
         .authorize(&principal, action.permission(), &resource)
         .await
         .map_err(|e| denied(e, &principal, action))?;
-    let reply = Reply { request_id, format, action };
+    let reply = Reply {
+        request_id,
+        format,
+        action,
+    };
     match action {
         Action::CreateUser => create_user(service, auth, &args, reply).await,
         Action::GetUser => get_user(service, auth, &args, reply).await,
@@ -62,12 +75,17 @@ fn resource_for(service: &Service, action: Action, principal: &Principal, args: 
     };
     let name = match action {
         Action::CreateUser | Action::ListUsers => "*",
-        Action::GetUser | Action::UpdateUser | Action::DeleteUser => args.optional("UserName").unwrap_or("*"),
+        Action::GetUser | Action::UpdateUser | Action::DeleteUser => {
+            args.optional("UserName").unwrap_or("*")
+        }
         Action::CreateAccessKey
         | Action::ListAccessKeys
         | Action::UpdateAccessKey
         | Action::DeleteAccessKey
-        | Action::GetAccessKeyLastUsed => args.optional("UserName").filter(|n| !n.is_empty()).unwrap_or(caller_name),
+        | Action::GetAccessKeyLastUsed => args
+            .optional("UserName")
+            .filter(|n| !n.is_empty())
+            .unwrap_or(caller_name),
     };
     service.user_resource(principal, name)
 }
@@ -105,7 +123,9 @@ impl Reply<'_> {
     }
 
     fn empty(self) -> Result<Response, RpcError> {
-        self.send(&Empty { request_id: self.request_id.as_str() })
+        self.send(&Empty {
+            request_id: self.request_id.as_str(),
+        })
     }
 }
 
@@ -164,7 +184,11 @@ impl UserOut {
             comments: u.comments.map(Comments::into_string),
             create_date: vendor_date(u.created_at),
             update_date: update.then(|| vendor_date(u.updated_at)),
-            last_login_date: if login { u.last_login_at.map(vendor_date) } else { None },
+            last_login_date: if login {
+                u.last_login_at.map(vendor_date)
+            } else {
+                None
+            },
         }
     }
 }
@@ -218,7 +242,11 @@ struct KeyOut {
 
 impl From<AccessKey> for KeyOut {
     fn from(k: AccessKey) -> Self {
-        Self { access_key_id: k.id.0, status: k.status.as_str(), create_date: vendor_date(k.created_at) }
+        Self {
+            access_key_id: k.id.0,
+            status: k.status.as_str(),
+            create_date: vendor_date(k.created_at),
+        }
     }
 }
 
@@ -262,7 +290,10 @@ fn decode_marker(marker: &str) -> Result<UserCursor, RpcError> {
         .decode(marker)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(MARKER_PREFIX).and_then(|n| n.parse::<i64>().ok()))
+        .and_then(|s| {
+            s.strip_prefix(MARKER_PREFIX)
+                .and_then(|n| n.parse::<i64>().ok())
+        })
         .filter(|n| *n >= 0)
         .map(UserCursor)
         .ok_or_else(|| RpcError::invalid_parameter("Marker"))
@@ -270,7 +301,12 @@ fn decode_marker(marker: &str) -> Result<UserCursor, RpcError> {
 
 // ---- users ----
 
-async fn create_user(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn create_user(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let new = NewUser {
         name: args.parse("UserName", UserName::parse)?,
         display_name: args.parse_opt("DisplayName", DisplayName::parse)?,
@@ -279,35 +315,70 @@ async fn create_user(svc: &Service, auth: trustdesk_domain::Authorized, args: &A
         comments: args.parse_opt("Comments", Comments::parse)?,
     };
     let user = svc.create_user(auth, new).await?;
-    reply.send(&UserResponse { request_id: reply.request_id.as_str(), user: UserOut::new(user, UserShape::Created) })
+    reply.send(&UserResponse {
+        request_id: reply.request_id.as_str(),
+        user: UserOut::new(user, UserShape::Created),
+    })
 }
 
-async fn get_user(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn get_user(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let name = args.parse("UserName", UserName::parse)?;
     let user = svc.get_user(auth, &name).await?;
-    reply.send(&UserResponse { request_id: reply.request_id.as_str(), user: UserOut::new(user, UserShape::Full) })
+    reply.send(&UserResponse {
+        request_id: reply.request_id.as_str(),
+        user: UserOut::new(user, UserShape::Full),
+    })
 }
 
-async fn update_user(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn update_user(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let name = args.parse("UserName", UserName::parse)?;
     let patch = UserPatch {
-        name: args.optional("NewUserName").map(|_| args.parse("NewUserName", UserName::parse)).transpose()?,
-        display_name: args.optional("NewDisplayName").map(|_| args.parse("NewDisplayName", DisplayName::parse)).transpose()?,
+        name: args
+            .optional("NewUserName")
+            .map(|_| args.parse("NewUserName", UserName::parse))
+            .transpose()?,
+        display_name: args
+            .optional("NewDisplayName")
+            .map(|_| args.parse("NewDisplayName", DisplayName::parse))
+            .transpose()?,
         mobile_phone: args.parse_patch("NewMobilePhone", MobilePhone::parse)?,
         email: args.parse_patch("NewEmail", Email::parse)?,
         comments: args.parse_patch("NewComments", Comments::parse)?,
     };
     let user = svc.update_user(auth, &name, patch).await?;
-    reply.send(&UserResponse { request_id: reply.request_id.as_str(), user: UserOut::new(user, UserShape::Listed) })
+    reply.send(&UserResponse {
+        request_id: reply.request_id.as_str(),
+        user: UserOut::new(user, UserShape::Listed),
+    })
 }
 
-async fn delete_user(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn delete_user(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let name = args.parse("UserName", UserName::parse)?;
     svc.delete_user(auth, &name).await?;
     reply.empty()
 }
 
-async fn list_users(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn list_users(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let max_items = args.int_in("MaxItems", 1..=1000, 100)?;
     let after = match args.optional("Marker") {
         None | Some("") => None,
@@ -318,7 +389,13 @@ async fn list_users(svc: &Service, auth: trustdesk_domain::Authorized, args: &Ar
         request_id: reply.request_id.as_str(),
         is_truncated: page.next.is_some(),
         marker: page.next.map(encode_marker),
-        users: UserList { items: page.users.into_iter().map(|u| UserOut::new(u, UserShape::Listed)).collect() },
+        users: UserList {
+            items: page
+                .users
+                .into_iter()
+                .map(|u| UserOut::new(u, UserShape::Listed))
+                .collect(),
+        },
     })
 }
 
@@ -335,7 +412,12 @@ fn user_key_id(args: &Args) -> Result<AccessKeyId, RpcError> {
     Ok(AccessKeyId(args.lookup_id("UserAccessKeyId")?.to_owned()))
 }
 
-async fn create_access_key(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn create_access_key(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let target = key_target(args)?;
     let (key, secret) = svc.create_access_key(auth, &target).await?;
     reply.send(&CreateAccessKeyResponse {
@@ -349,37 +431,62 @@ async fn create_access_key(svc: &Service, auth: trustdesk_domain::Authorized, ar
     })
 }
 
-async fn list_access_keys(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn list_access_keys(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let target = key_target(args)?;
     let keys = svc.list_access_keys(auth, &target).await?;
     reply.send(&ListAccessKeysResponse {
         request_id: reply.request_id.as_str(),
-        access_keys: KeyList { items: keys.into_iter().map(KeyOut::from).collect() },
+        access_keys: KeyList {
+            items: keys.into_iter().map(KeyOut::from).collect(),
+        },
     })
 }
 
-async fn update_access_key(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn update_access_key(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let target = key_target(args)?;
     let id = user_key_id(args)?;
-    let status = KeyStatus::parse(args.required("Status")?).ok_or_else(|| RpcError::invalid_parameter("Status"))?;
+    let status = KeyStatus::parse(args.required("Status")?)
+        .ok_or_else(|| RpcError::invalid_parameter("Status"))?;
     svc.update_access_key(auth, &target, &id, status).await?;
     reply.empty()
 }
 
-async fn delete_access_key(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn delete_access_key(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let target = key_target(args)?;
     let id = user_key_id(args)?;
     svc.delete_access_key(auth, &target, &id).await?;
     reply.empty()
 }
 
-async fn access_key_last_used(svc: &Service, auth: trustdesk_domain::Authorized, args: &Args, reply: Reply<'_>) -> Result<Response, RpcError> {
+async fn access_key_last_used(
+    svc: &Service,
+    auth: trustdesk_domain::Authorized,
+    args: &Args,
+    reply: Reply<'_>,
+) -> Result<Response, RpcError> {
     let target = key_target(args)?;
     let id = user_key_id(args)?;
     let last = svc.access_key_last_used(auth, &target, &id).await?;
     reply.send(&LastUsedResponse {
         request_id: reply.request_id.as_str(),
-        access_key_last_used: LastUsedOut { last_used_date: last.map(vendor_date) },
+        access_key_last_used: LastUsedOut {
+            last_used_date: last.map(vendor_date),
+        },
     })
 }
 
@@ -410,7 +517,10 @@ mod tests {
 
     #[test]
     fn golden_create_user_json_and_xml() {
-        let body = UserResponse { request_id: RID, user: UserOut::new(user(), UserShape::Created) };
+        let body = UserResponse {
+            request_id: RID,
+            user: UserOut::new(user(), UserShape::Created),
+        };
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
             r#"{"RequestId":"04F0F334-1335-436C-A1D7-6C044FE73368","User":{"UserId":"1227489245380721","UserName":"zhangqiang","DisplayName":"zhangqiang","MobilePhone":"86-18600008888","Email":"zhangqiang@example.com","Comments":"This is a cloud computing engineer.","CreateDate":"2015-01-23T12:33:18Z"}}"#
@@ -439,7 +549,9 @@ mod tests {
             request_id: RID,
             is_truncated: true,
             marker: Some("EXAMPLE".into()),
-            users: UserList { items: vec![UserOut::new(user(), UserShape::Listed)] },
+            users: UserList {
+                items: vec![UserOut::new(user(), UserShape::Listed)],
+            },
         };
         assert_eq!(
             serde_json::to_string(&body).unwrap(),
@@ -447,13 +559,21 @@ mod tests {
         );
         let xml = to_xml_with_root("ListUsersResponse", &body).unwrap();
         assert!(xml.contains("<IsTruncated>true</IsTruncated><Marker>EXAMPLE</Marker><Users><User><UserId>1227489245380721</UserId>"), "{xml}");
-        let empty = ListUsersResponse { request_id: RID, is_truncated: false, marker: None, users: UserList { items: vec![] } };
+        let empty = ListUsersResponse {
+            request_id: RID,
+            is_truncated: false,
+            marker: None,
+            users: UserList { items: vec![] },
+        };
         assert_eq!(
             serde_json::to_string(&empty).unwrap(),
             r#"{"RequestId":"04F0F334-1335-436C-A1D7-6C044FE73368","IsTruncated":false,"Users":{"User":[]}}"#
         );
         let xml = to_xml_with_root("ListUsersResponse", &empty).unwrap();
-        assert!(xml.ends_with("<IsTruncated>false</IsTruncated><Users/></ListUsersResponse>"), "{xml}");
+        assert!(
+            xml.ends_with("<IsTruncated>false</IsTruncated><Users/></ListUsersResponse>"),
+            "{xml}"
+        );
     }
 
     #[test]
@@ -486,8 +606,17 @@ mod tests {
     fn markers_round_trip_and_reject_garbage() {
         let m = encode_marker(UserCursor(42));
         assert_eq!(decode_marker(&m).unwrap(), UserCursor(42));
-        for bad in ["garbage", "dXNlcnM6LTE", "!!!", &URL_SAFE_NO_PAD.encode("groups:1")] {
-            assert_eq!(decode_marker(bad).unwrap_err().code, "InvalidParameter.Marker", "{bad}");
+        for bad in [
+            "garbage",
+            "dXNlcnM6LTE",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("groups:1"),
+        ] {
+            assert_eq!(
+                decode_marker(bad).unwrap_err().code,
+                "InvalidParameter.Marker",
+                "{bad}"
+            );
         }
     }
 }

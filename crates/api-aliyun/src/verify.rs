@@ -18,7 +18,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header, request::Parts};
 use time::OffsetDateTime;
-use trustdesk_auth::{Params, ParamError, acs3, v1};
+use trustdesk_auth::{ParamError, Params, acs3, v1};
 use trustdesk_domain::{AccessKeyId, KeyStatus, Principal};
 use trustdesk_service::Service;
 
@@ -32,8 +32,14 @@ use crate::params::Args;
 pub const MAX_NONCE_LEN: usize = 64;
 
 /// Signed headers an ACS3 request must cover (reference §c).
-const ACS3_REQUIRED_SIGNED: &[&str] =
-    &["host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"];
+const ACS3_REQUIRED_SIGNED: &[&str] = &[
+    "host",
+    "x-acs-action",
+    "x-acs-content-sha256",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-version",
+];
 
 /// A request whose signature, timestamp and nonce checked out.
 #[derive(Debug)]
@@ -73,7 +79,11 @@ fn bad_encoding(e: ParamError) -> RpcError {
             "InvalidParameter",
             format!("The parameter - \"{name}\" appears more than once."),
         ),
-        other => RpcError::new(StatusCode::BAD_REQUEST, "InvalidParameter", format!("The request is malformed: {other}.")),
+        other => RpcError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            format!("The request is malformed: {other}."),
+        ),
     }
 }
 
@@ -81,7 +91,11 @@ fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+        .is_some_and(|ct| {
+            ct.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -92,7 +106,8 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// the format it should be rendered in.
 pub async fn verify(service: &Service, request: Request<Body>) -> Result<Verified, Rejection> {
     let (parts, body) = request.into_parts();
-    let query = Params::parse_form(parts.uri.query().unwrap_or("").as_bytes()).map_err(|e| (bad_encoding(e), None))?;
+    let query = Params::parse_form(parts.uri.query().unwrap_or("").as_bytes())
+        .map_err(|e| (bad_encoding(e), None))?;
     // Peek at Format before anything else can fail, so even early errors
     // come back in the format the client asked for.
     let format_hint = Format::from_param(query.get("Format")).ok();
@@ -100,7 +115,14 @@ pub async fn verify(service: &Service, request: Request<Body>) -> Result<Verifie
         return Err((RpcError::unsupported_method(), format_hint));
     }
     let body = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        (RpcError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "The request body is too large."), format_hint)
+        (
+            RpcError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                "The request body is too large.",
+            ),
+            format_hint,
+        )
     })?;
     let mut params = query.clone();
     if is_form(&parts.headers) && !body.is_empty() {
@@ -109,9 +131,13 @@ pub async fn verify(service: &Service, request: Request<Body>) -> Result<Verifie
     let acs3_auth = header_str(&parts.headers, "authorization").filter(|v| v.starts_with("ACS3-"));
     if params.get("Action").is_some() || acs3_auth.is_none() {
         let format = Format::from_param(params.get("Format")).map_err(|e| (e, None))?;
-        verify_v1(service, &parts, params, format).await.map_err(|e| (e, Some(format)))
+        verify_v1(service, &parts, params, format)
+            .await
+            .map_err(|e| (e, Some(format)))
     } else {
-        verify_acs3(service, &parts, &query, params, &body).await.map_err(|e| (e, Some(Format::Json)))
+        verify_acs3(service, &parts, &query, params, &body)
+            .await
+            .map_err(|e| (e, Some(Format::Json)))
     }
 }
 
@@ -136,34 +162,62 @@ fn check_nonce_shape(nonce: &str) -> Result<(), RpcError> {
         return Err(RpcError::missing_common("SignatureNonce"));
     }
     if nonce.chars().count() > MAX_NONCE_LEN {
-        return Err(RpcError::validation("SignatureNonce", trustdesk_domain::Problem::Length));
+        return Err(RpcError::validation(
+            "SignatureNonce",
+            trustdesk_domain::Problem::Length,
+        ));
     }
     Ok(())
 }
 
 /// Looks the key up and refuses unknown or disabled ones.
-async fn active_key(service: &Service, id: &str) -> Result<std::sync::Arc<trustdesk_service::Credential>, RpcError> {
-    let cred = service.credential(id).await.map_err(RpcError::from)?.ok_or_else(RpcError::key_not_found)?;
+async fn active_key(
+    service: &Service,
+    id: &str,
+) -> Result<std::sync::Arc<trustdesk_service::Credential>, RpcError> {
+    let cred = service
+        .credential(id)
+        .await
+        .map_err(RpcError::from)?
+        .ok_or_else(RpcError::key_not_found)?;
     if cred.status != KeyStatus::Active {
         return Err(RpcError::key_inactive());
     }
     Ok(cred)
 }
 
-async fn accept_nonce(service: &Service, key: &AccessKeyId, nonce: &str, ts: OffsetDateTime) -> Result<(), RpcError> {
-    if !service.check_nonce(key, nonce, ts).await.map_err(RpcError::from)? {
+async fn accept_nonce(
+    service: &Service,
+    key: &AccessKeyId,
+    nonce: &str,
+    ts: OffsetDateTime,
+) -> Result<(), RpcError> {
+    if !service
+        .check_nonce(key, nonce, ts)
+        .await
+        .map_err(RpcError::from)?
+    {
         return Err(RpcError::nonce_used());
     }
     service.touch(key);
     Ok(())
 }
 
-async fn verify_v1(service: &Service, parts: &Parts, params: Params, format: Format) -> Result<Verified, RpcError> {
+async fn verify_v1(
+    service: &Service,
+    parts: &Parts,
+    params: Params,
+    format: Format,
+) -> Result<Verified, RpcError> {
     let action = find_action(params.get("Action"), params.get("Version"))?;
     if params.get("SecurityToken").is_some() {
         return Err(RpcError::security_token());
     }
-    let get = |name: &'static str| params.get(name).ok_or_else(|| RpcError::missing_common(name));
+    let get = |name: &'static str| {
+        params
+            .get(name)
+            .ok_or_else(|| RpcError::missing_common(name))
+    };
     let key_id = get("AccessKeyId")?;
     let signature = get("Signature")?;
     let method = get("SignatureMethod")?;
@@ -187,7 +241,12 @@ async fn verify_v1(service: &Service, parts: &Parts, params: Params, format: For
         return Err(RpcError::v1_signature_mismatch(&string_to_sign));
     }
     accept_nonce(service, &cred.principal.access_key, nonce, ts).await?;
-    Ok(Verified { principal: cred.principal.clone(), action, format, args: Args(params) })
+    Ok(Verified {
+        principal: cred.principal.clone(),
+        action,
+        format,
+        args: Args(params),
+    })
 }
 
 async fn verify_acs3(
@@ -198,7 +257,10 @@ async fn verify_acs3(
     body: &[u8],
 ) -> Result<Verified, RpcError> {
     let headers = &parts.headers;
-    let action = find_action(header_str(headers, "x-acs-action"), header_str(headers, "x-acs-version"))?;
+    let action = find_action(
+        header_str(headers, "x-acs-action"),
+        header_str(headers, "x-acs-version"),
+    )?;
     if headers.contains_key("x-acs-security-token") || headers.contains_key("x-acs-accesskey-id") {
         return Err(RpcError::security_token());
     }
@@ -208,11 +270,15 @@ async fn verify_acs3(
         acs3::AuthorizationError::Malformed => RpcError::incomplete_signature(""),
     })?;
     let signed = |h: &str| auth.signed_headers.iter().any(|s| s == h);
-    if !ACS3_REQUIRED_SIGNED.iter().all(|h| signed(h)) || (!body.is_empty() && !signed("content-type")) {
+    if !ACS3_REQUIRED_SIGNED.iter().all(|h| signed(h))
+        || (!body.is_empty() && !signed("content-type"))
+    {
         return Err(RpcError::incomplete_signature(""));
     }
-    let timestamp = header_str(headers, "x-acs-date").ok_or_else(|| RpcError::missing_common("Timestamp"))?;
-    let nonce = header_str(headers, "x-acs-signature-nonce").ok_or_else(|| RpcError::missing_common("SignatureNonce"))?;
+    let timestamp =
+        header_str(headers, "x-acs-date").ok_or_else(|| RpcError::missing_common("Timestamp"))?;
+    let nonce = header_str(headers, "x-acs-signature-nonce")
+        .ok_or_else(|| RpcError::missing_common("SignatureNonce"))?;
     check_nonce_shape(nonce)?;
     let payload_hash = acs3::sha256_hex(body);
     if header_str(headers, "x-acs-content-sha256") != Some(payload_hash.as_str()) {
@@ -221,7 +287,11 @@ async fn verify_acs3(
     let ts = check_window(service, timestamp)?;
     let cred = active_key(service, &auth.access_key_id).await?;
     let header_values = |name: &str| -> Vec<String> {
-        headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect()
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
     };
     let canonical = acs3::canonical_request(
         parts.method.as_str(),
@@ -236,5 +306,10 @@ async fn verify_acs3(
         return Err(RpcError::acs3_signature_mismatch(&string_to_sign));
     }
     accept_nonce(service, &cred.principal.access_key, nonce, ts).await?;
-    Ok(Verified { principal: cred.principal.clone(), action, format: Format::Json, args: Args(params) })
+    Ok(Verified {
+        principal: cred.principal.clone(),
+        action,
+        format: Format::Json,
+        args: Args(params),
+    })
 }

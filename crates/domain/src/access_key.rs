@@ -72,7 +72,10 @@ impl fmt::Debug for StoredAccessKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoredAccessKey")
             .field("key", &self.key)
-            .field("sealed_secret", &format_args!("<{} sealed bytes>", self.sealed_secret.len()))
+            .field(
+                "sealed_secret",
+                &format_args!("<{} sealed bytes>", self.sealed_secret.len()),
+            )
             .finish()
     }
 }

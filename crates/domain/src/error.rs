@@ -44,7 +44,10 @@ pub enum StoreError {
 pub enum Error {
     /// A value failed validation; `field` is the name the caller used.
     #[error("parameter {field} is invalid: {problem}")]
-    Invalid { field: &'static str, problem: Problem },
+    Invalid {
+        field: &'static str,
+        problem: Problem,
+    },
     #[error("{what} `{id}` does not exist")]
     NotFound { what: Entity, id: String },
     #[error("{what} `{id}` already exists")]
@@ -62,7 +65,10 @@ pub enum Error {
 
 impl Error {
     pub fn not_found(what: Entity, id: impl fmt::Display) -> Self {
-        Self::NotFound { what, id: id.to_string() }
+        Self::NotFound {
+            what,
+            id: id.to_string(),
+        }
     }
 
     pub fn invalid(field: &'static str) -> impl FnOnce(Problem) -> Self {
@@ -72,10 +78,18 @@ impl Error {
     /// Translates a store outcome, naming the record it was about.
     pub fn from_store(e: StoreError, id: impl fmt::Display) -> Self {
         match e {
-            StoreError::AlreadyExists(what) => Self::AlreadyExists { what, id: id.to_string() },
-            StoreError::NotFound(what) => Self::NotFound { what, id: id.to_string() },
+            StoreError::AlreadyExists(what) => Self::AlreadyExists {
+                what,
+                id: id.to_string(),
+            },
+            StoreError::NotFound(what) => Self::NotFound {
+                what,
+                id: id.to_string(),
+            },
             StoreError::LimitExceeded(what) => Self::LimitExceeded { what },
-            StoreError::DeleteConflict { entity, blocker } => Self::DeleteConflict { entity, blocker },
+            StoreError::DeleteConflict { entity, blocker } => {
+                Self::DeleteConflict { entity, blocker }
+            }
             other @ StoreError::Backend(_) => Self::Storage(other),
         }
     }

@@ -18,7 +18,8 @@ pub struct UserId(pub u64);
 pub struct AccessKeyId(pub String);
 
 /// Smallest and largest 16-digit number: ids are drawn from this range.
-pub const SIXTEEN_DIGITS: std::ops::RangeInclusive<u64> = 1_000_000_000_000_000..=9_999_999_999_999_999;
+pub const SIXTEEN_DIGITS: std::ops::RangeInclusive<u64> =
+    1_000_000_000_000_000..=9_999_999_999_999_999;
 
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

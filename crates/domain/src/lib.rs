@@ -21,6 +21,8 @@ pub use clock::{Clock, SystemClock};
 pub use error::{Entity, Error, OrNotFound, StoreError};
 pub use ids::{AccessKeyId, AccountId, UserId};
 pub use policy::{Authorized, Decision, Principal, PrincipalKind};
-pub use store::{AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore};
+pub use store::{
+    AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore,
+};
 pub use user::{NewUser, User, UserPatch};
 pub use validate::{Comments, DisplayName, Email, MobilePhone, Problem, UserName};

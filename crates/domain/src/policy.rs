@@ -67,11 +67,21 @@ pub enum Decision {
 }
 
 /// Evaluates `action` on `resource` against identity policies.
-pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a PolicyDocument>, action: &str, resource: &str) -> Decision {
+pub fn evaluate<'a>(
+    policies: impl IntoIterator<Item = &'a PolicyDocument>,
+    action: &str,
+    resource: &str,
+) -> Decision {
     let mut allowed = false;
     for statement in policies.into_iter().flat_map(|p| &p.statements) {
-        let action_hit = statement.actions.iter().any(|p| wildcard_match(p, action, true));
-        let resource_hit = statement.resources.iter().any(|p| wildcard_match(p, resource, false));
+        let action_hit = statement
+            .actions
+            .iter()
+            .any(|p| wildcard_match(p, action, true));
+        let resource_hit = statement
+            .resources
+            .iter()
+            .any(|p| wildcard_match(p, resource, false));
         if action_hit && resource_hit {
             match statement.effect {
                 Effect::Deny => return Decision::ExplicitDeny,
@@ -79,7 +89,11 @@ pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a PolicyDocument>, acti
             }
         }
     }
-    if allowed { Decision::Allow } else { Decision::ImplicitDeny }
+    if allowed {
+        Decision::Allow
+    } else {
+        Decision::ImplicitDeny
+    }
 }
 
 /// Glob match with `*` and `?`, iterative with single backtracking point
@@ -87,7 +101,13 @@ pub fn evaluate<'a>(policies: impl IntoIterator<Item = &'a PolicyDocument>, acti
 pub fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| if ignore_case { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: char, b: char| {
+        if ignore_case {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
@@ -133,7 +153,9 @@ impl Authorized {
         if self.permission == permission {
             Ok(())
         } else {
-            Err(crate::Error::Denied { permission: permission.to_owned() })
+            Err(crate::Error::Denied {
+                permission: permission.to_owned(),
+            })
         }
     }
 }
@@ -151,8 +173,14 @@ pub fn authorize<'a>(
         PrincipalKind::User { .. } => evaluate(policies, permission, resource),
     };
     match decision {
-        Decision::Allow => Ok(Authorized { principal: principal.clone(), permission, _private: () }),
-        Decision::ExplicitDeny | Decision::ImplicitDeny => Err(crate::Error::Denied { permission: permission.to_owned() }),
+        Decision::Allow => Ok(Authorized {
+            principal: principal.clone(),
+            permission,
+            _private: (),
+        }),
+        Decision::ExplicitDeny | Decision::ImplicitDeny => Err(crate::Error::Denied {
+            permission: permission.to_owned(),
+        }),
     }
 }
 
@@ -171,7 +199,10 @@ mod tests {
     fn user() -> Principal {
         Principal {
             account: AccountId(1234567890123456),
-            kind: PrincipalKind::User { id: UserId(2234567890123456), name: UserName::parse("bob").unwrap() },
+            kind: PrincipalKind::User {
+                id: UserId(2234567890123456),
+                name: UserName::parse("bob").unwrap(),
+            },
             access_key: AccessKeyId("LTAIbob".into()),
         }
     }
@@ -185,8 +216,16 @@ mod tests {
         assert!(!wildcard_match("ram:?etUser", "ram:etUser", false));
         assert!(wildcard_match("ram:getuser", "ram:GetUser", true));
         assert!(!wildcard_match("ram:getuser", "ram:GetUser", false));
-        assert!(wildcard_match("acs:ram:*:123:user/*", "acs:ram:*:123:user/alice", false));
-        assert!(!wildcard_match("acs:ram:*:123:user/*", "acs:ram:*:124:user/alice", false));
+        assert!(wildcard_match(
+            "acs:ram:*:123:user/*",
+            "acs:ram:*:123:user/alice",
+            false
+        ));
+        assert!(!wildcard_match(
+            "acs:ram:*:123:user/*",
+            "acs:ram:*:124:user/alice",
+            false
+        ));
         assert!(wildcard_match("a*b*c", "axxbyyc", false));
         assert!(!wildcard_match("a*b*c", "axxbyy", false));
         assert!(wildcard_match(&"*".repeat(50), &"a".repeat(1000), false));
@@ -194,27 +233,51 @@ mod tests {
 
     #[test]
     fn no_policies_means_implicit_deny() {
-        assert_eq!(evaluate([], "ram:GetUser", "acs:ram:*:1:user/a"), Decision::ImplicitDeny);
+        assert_eq!(
+            evaluate([], "ram:GetUser", "acs:ram:*:1:user/a"),
+            Decision::ImplicitDeny
+        );
         assert!(authorize(&user(), "ram:GetUser", "acs:ram:*:1:user/a", []).is_err());
     }
 
     #[test]
     fn deny_wins_over_allow() {
         let p = PolicyDocument {
-            statements: vec![stmt(Effect::Allow, &["ram:*"], &["*"]), stmt(Effect::Deny, &["ram:DeleteUser"], &["*"])],
+            statements: vec![
+                stmt(Effect::Allow, &["ram:*"], &["*"]),
+                stmt(Effect::Deny, &["ram:DeleteUser"], &["*"]),
+            ],
         };
         assert_eq!(evaluate([&p], "ram:GetUser", "x"), Decision::Allow);
-        assert_eq!(evaluate([&p], "ram:DeleteUser", "x"), Decision::ExplicitDeny);
+        assert_eq!(
+            evaluate([&p], "ram:DeleteUser", "x"),
+            Decision::ExplicitDeny
+        );
     }
 
     fn arb_statement() -> impl proptest::strategy::Strategy<Value = Statement> {
         use proptest::prelude::*;
-        let pattern = prop::sample::select(vec!["*", "ram:*", "ram:Get*", "ram:?etUser", "ram:CreateUser", "ram:ListUsers", "acs:ram:*:1:user/*", "acs:ram:*:1:user/a?", "x"]);
-        (any::<bool>(), prop::collection::vec(pattern.clone(), 1..3), prop::collection::vec(pattern, 1..3)).prop_map(|(allow, a, r)| Statement {
-            effect: if allow { Effect::Allow } else { Effect::Deny },
-            actions: a.into_iter().map(String::from).collect(),
-            resources: r.into_iter().map(String::from).collect(),
-        })
+        let pattern = prop::sample::select(vec![
+            "*",
+            "ram:*",
+            "ram:Get*",
+            "ram:?etUser",
+            "ram:CreateUser",
+            "ram:ListUsers",
+            "acs:ram:*:1:user/*",
+            "acs:ram:*:1:user/a?",
+            "x",
+        ]);
+        (
+            any::<bool>(),
+            prop::collection::vec(pattern.clone(), 1..3),
+            prop::collection::vec(pattern, 1..3),
+        )
+            .prop_map(|(allow, a, r)| Statement {
+                effect: if allow { Effect::Allow } else { Effect::Deny },
+                actions: a.into_iter().map(String::from).collect(),
+                resources: r.into_iter().map(String::from).collect(),
+            })
     }
 
     proptest::proptest! {
@@ -243,7 +306,10 @@ mod tests {
 
     #[test]
     fn root_bypasses_policies_and_token_names_its_permission() {
-        let root = Principal { kind: PrincipalKind::Root, ..user() };
+        let root = Principal {
+            kind: PrincipalKind::Root,
+            ..user()
+        };
         let token = authorize(&root, "ram:CreateUser", "acs:ram:*:1:user/*", []).unwrap();
         assert!(token.require("ram:CreateUser").is_ok());
         assert!(token.require("ram:DeleteUser").is_err());

@@ -44,7 +44,11 @@ pub trait AccountStore: Send + Sync {
     /// The account created at bootstrap, if any.
     async fn root_account(&self) -> Result<Option<Account>, StoreError>;
     /// Creates the account and its first (root) access key in one transaction.
-    async fn create_account(&self, account: &Account, root_key: &NewAccessKey) -> Result<(), StoreError>;
+    async fn create_account(
+        &self,
+        account: &Account,
+        root_key: &NewAccessKey,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -52,7 +56,11 @@ pub trait UserStore: Send + Sync {
     /// Inserts a fully formed user. `AlreadyExists(User)` if the name is
     /// taken, `LimitExceeded(User)` if the account already has `max_users`.
     async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError>;
-    async fn user_by_name(&self, account: AccountId, name: &UserName) -> Result<Option<User>, StoreError>;
+    async fn user_by_name(
+        &self,
+        account: AccountId,
+        name: &UserName,
+    ) -> Result<Option<User>, StoreError>;
     async fn user_by_id(&self, account: AccountId, id: UserId) -> Result<Option<User>, StoreError>;
     /// Applies `patch` and returns the user as stored afterwards.
     /// `NotFound(User)`, or `AlreadyExists(User)` when a rename collides.
@@ -80,11 +88,19 @@ pub trait AccessKeyStore: Send + Sync {
     /// Inserts a key. `LimitExceeded(AccessKey)` if its owner already has
     /// `max_per_owner` keys (active or not); `NotFound(User)` if the owning
     /// user no longer exists.
-    async fn create_access_key(&self, key: &NewAccessKey, max_per_owner: u32) -> Result<(), StoreError>;
+    async fn create_access_key(
+        &self,
+        key: &NewAccessKey,
+        max_per_owner: u32,
+    ) -> Result<(), StoreError>;
     /// Looks a key up by id, across accounts (that is how requests arrive).
     async fn access_key(&self, id: &AccessKeyId) -> Result<Option<StoredAccessKey>, StoreError>;
     /// The owner's keys, oldest first.
-    async fn list_access_keys(&self, account: AccountId, owner: KeyOwner) -> Result<Vec<AccessKey>, StoreError>;
+    async fn list_access_keys(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+    ) -> Result<Vec<AccessKey>, StoreError>;
     /// `NotFound(AccessKey)` unless the key exists and belongs to `owner`.
     async fn set_access_key_status(
         &self,
@@ -94,17 +110,30 @@ pub trait AccessKeyStore: Send + Sync {
         status: KeyStatus,
     ) -> Result<(), StoreError>;
     /// `NotFound(AccessKey)` unless the key exists and belongs to `owner`.
-    async fn delete_access_key(&self, account: AccountId, owner: KeyOwner, id: &AccessKeyId) -> Result<(), StoreError>;
+    async fn delete_access_key(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+        id: &AccessKeyId,
+    ) -> Result<(), StoreError>;
     /// Records when keys were last used (batched by the caller; best effort,
     /// a later timestamp never gets overwritten by an earlier one).
-    async fn record_key_usage(&self, usage: &[(AccessKeyId, OffsetDateTime)]) -> Result<(), StoreError>;
+    async fn record_key_usage(
+        &self,
+        usage: &[(AccessKeyId, OffsetDateTime)],
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait NonceStore: Send + Sync {
     /// Remembers `nonce` for `key` until `expires_at`. Returns `true` if it
     /// was new, `false` if it had been seen (a replay). Durable on return.
-    async fn record_nonce(&self, key: &AccessKeyId, nonce: &str, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn record_nonce(
+        &self,
+        key: &AccessKeyId,
+        nonce: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Forgets nonces that expired before `now`; returns how many.
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 }

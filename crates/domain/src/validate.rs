@@ -115,8 +115,7 @@ fn length_within(value: &str, max: usize) -> Result<(), Problem> {
 
 fn check_user_name(v: &str) -> Result<(), Problem> {
     length_within(v, 64)?;
-    if v
-        .bytes()
+    if v.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'_' | b'-'))
     {
         Ok(())
@@ -155,9 +154,23 @@ fn check_email(v: &str) -> Result<(), Problem> {
     };
     let local_ok = !local.is_empty()
         && local.len() <= 64
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'@' | b'"' | b'(' | b')' | b',' | b':' | b';' | b'<' | b'>' | b'[' | b'\\' | b']'));
+        && local.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'@' | b'"'
+                        | b'('
+                        | b')'
+                        | b','
+                        | b':'
+                        | b';'
+                        | b'<'
+                        | b'>'
+                        | b'['
+                        | b'\\'
+                        | b']'
+                )
+        });
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -167,11 +180,19 @@ fn check_email(v: &str) -> Result<(), Problem> {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    if local_ok && domain_ok { Ok(()) } else { Err(Problem::Format) }
+    if local_ok && domain_ok {
+        Ok(())
+    } else {
+        Err(Problem::Format)
+    }
 }
 
 fn check_comments(v: &str) -> Result<(), Problem> {
-    if v.chars().count() > 128 { Err(Problem::Length) } else { Ok(()) }
+    if v.chars().count() > 128 {
+        Err(Problem::Length)
+    } else {
+        Ok(())
+    }
 }
 
 impl UserName {
@@ -231,7 +252,16 @@ mod tests {
         for ok in ["86-18600008888", "1-5551234", "8613-1234"] {
             assert!(MobilePhone::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["18600008888", "86-", "-1860000", "86-186", "12345-18600008888", "86-1860000888a", "+86-18600008888", "86-186-0000"] {
+        for bad in [
+            "18600008888",
+            "86-",
+            "-1860000",
+            "86-186",
+            "12345-18600008888",
+            "86-1860000888a",
+            "+86-18600008888",
+            "86-186-0000",
+        ] {
             assert_eq!(MobilePhone::parse(bad), Err(Problem::Format), "{bad}");
         }
     }
@@ -241,7 +271,17 @@ mod tests {
         for ok in ["alice@example.com", "a.b+c@sub.example.org", "x@y.co"] {
             assert!(Email::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "alice", "@example.com", "alice@", "alice@example", "a@b@c.com", "al ice@example.com", "alice@-ex.com", "alice@ex..com"] {
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a@b@c.com",
+            "al ice@example.com",
+            "alice@-ex.com",
+            "alice@ex..com",
+        ] {
             assert_eq!(Email::parse(bad), Err(Problem::Format), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(120));
@@ -253,11 +293,17 @@ mod tests {
         assert!(Comments::parse("").is_ok());
         assert!(Comments::parse(&"中".repeat(128)).is_ok());
         assert_eq!(Comments::parse(&"中".repeat(129)), Err(Problem::Length));
-        assert!(Comments::parse("a&b=c%d!e'f(g)h*i~j k+l/m:n,o;p@q[r]s{t}u|v^w`x\"y<z>?#中文😀").is_ok());
+        assert!(
+            Comments::parse("a&b=c%d!e'f(g)h*i~j k+l/m:n,o;p@q[r]s{t}u|v^w`x\"y<z>?#中文😀")
+                .is_ok()
+        );
     }
 
     #[test]
     fn folding_is_ascii_case_insensitive() {
-        assert_eq!(UserName::parse("Alice").unwrap().folded(), UserName::parse("alice").unwrap().folded());
+        assert_eq!(
+            UserName::parse("Alice").unwrap().folded(),
+            UserName::parse("alice").unwrap().folded()
+        );
     }
 }

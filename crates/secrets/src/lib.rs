@@ -72,14 +72,21 @@ impl MasterKey {
         let digest = digest::digest(&digest::SHA256, bytes);
         let mut id = [0u8; KEK_ID_LEN];
         id.copy_from_slice(&digest.as_ref()[..KEK_ID_LEN]);
-        let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SecretError::MasterKeyLength(bytes.len()))?);
+        let key = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, bytes)
+                .map_err(|_| SecretError::MasterKeyLength(bytes.len()))?,
+        );
         Ok(Self { key, id })
     }
 
     /// From base64 text (surrounding whitespace ignored, so a file written
     /// with a trailing newline works).
     pub fn from_base64(text: &str) -> Result<Self, SecretError> {
-        let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| SecretError::MasterKeyEncoding)?);
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(text.trim())
+                .map_err(|_| SecretError::MasterKeyEncoding)?,
+        );
         Self::from_bytes(&bytes)
     }
 
@@ -103,15 +110,24 @@ pub fn random_fill(buf: &mut [u8]) -> Result<(), SecretError> {
     aws_lc_rs::rand::fill(buf).map_err(|_| SecretError::Random)
 }
 
-fn seal_with(key: &LessSafeKey, plaintext: &[u8], aad: &[u8], out: &mut Vec<u8>) -> Result<(), SecretError> {
+fn seal_with(
+    key: &LessSafeKey,
+    plaintext: &[u8],
+    aad: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), SecretError> {
     let mut nonce = [0u8; NONCE_LEN];
     random_fill(&mut nonce)?;
     out.extend_from_slice(&nonce);
     let start = out.len();
     out.extend_from_slice(plaintext);
     let mut tail = out.split_off(start);
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut tail)
-        .map_err(|_| SecretError::Malformed)?;
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut tail,
+    )
+    .map_err(|_| SecretError::Malformed)?;
     out.extend_from_slice(&tail);
     tail.iter_mut().for_each(|b| *b = 0);
     Ok(())
@@ -127,24 +143,37 @@ fn dek_aad(aad: &[u8]) -> Vec<u8> {
 pub fn seal(master: &MasterKey, plaintext: &[u8], aad: &str) -> Result<Vec<u8>, SecretError> {
     let mut dek = Zeroizing::new([0u8; KEY_LEN]);
     random_fill(dek.as_mut())?;
-    let data_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, dek.as_ref()).map_err(|_| SecretError::Malformed)?);
+    let data_key = LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, dek.as_ref()).map_err(|_| SecretError::Malformed)?,
+    );
 
     let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
     out.push(VERSION);
     out.extend_from_slice(&master.id);
-    seal_with(&master.key, dek.as_ref(), &dek_aad(aad.as_bytes()), &mut out)?;
+    seal_with(
+        &master.key,
+        dek.as_ref(),
+        &dek_aad(aad.as_bytes()),
+        &mut out,
+    )?;
     seal_with(&data_key, plaintext, aad.as_bytes(), &mut out)?;
     Ok(out)
 }
 
 /// Opens a value sealed by [`seal`] for the same row.
-pub fn open(master: &MasterKey, sealed: &[u8], aad: &str) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+pub fn open(
+    master: &MasterKey,
+    sealed: &[u8],
+    aad: &str,
+) -> Result<Zeroizing<Vec<u8>>, SecretError> {
     if sealed.len() < HEADER_LEN + TAG_LEN || sealed[0] != VERSION {
         return Err(SecretError::Malformed);
     }
     let kek_id = &sealed[1..1 + KEK_ID_LEN];
     if kek_id != master.id {
-        return Err(SecretError::WrongMasterKey(kek_id.iter().map(|b| format!("{b:02x}")).collect()));
+        return Err(SecretError::WrongMasterKey(
+            kek_id.iter().map(|b| format!("{b:02x}")).collect(),
+        ));
     }
     let mut pos = 1 + KEK_ID_LEN;
     let wrap_nonce = nonce_at(sealed, pos)?;
@@ -153,9 +182,14 @@ pub fn open(master: &MasterKey, sealed: &[u8], aad: &str) -> Result<Zeroizing<Ve
     pos += KEY_LEN + TAG_LEN;
     let dek = master
         .key
-        .open_in_place(wrap_nonce, Aad::from(dek_aad(aad.as_bytes()).as_slice()), &mut wrapped)
+        .open_in_place(
+            wrap_nonce,
+            Aad::from(dek_aad(aad.as_bytes()).as_slice()),
+            &mut wrapped,
+        )
         .map_err(|_| SecretError::Tampered)?;
-    let data_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, dek).map_err(|_| SecretError::Malformed)?);
+    let data_key =
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, dek).map_err(|_| SecretError::Malformed)?);
     let data_nonce = nonce_at(sealed, pos)?;
     pos += NONCE_LEN;
     let mut body = Zeroizing::new(sealed[pos..].to_vec());
@@ -168,7 +202,10 @@ pub fn open(master: &MasterKey, sealed: &[u8], aad: &str) -> Result<Zeroizing<Ve
 }
 
 fn nonce_at(buf: &[u8], pos: usize) -> Result<Nonce, SecretError> {
-    let bytes: [u8; NONCE_LEN] = buf.get(pos..pos + NONCE_LEN).and_then(|s| s.try_into().ok()).ok_or(SecretError::Malformed)?;
+    let bytes: [u8; NONCE_LEN] = buf
+        .get(pos..pos + NONCE_LEN)
+        .and_then(|s| s.try_into().ok())
+        .ok_or(SecretError::Malformed)?;
     Ok(Nonce::assume_unique_for_key(bytes))
 }
 
@@ -203,12 +240,24 @@ pub fn access_key_aad(access_key_id: &str) -> String {
 }
 
 /// Seals an access key secret for its row.
-pub fn seal_access_key_secret(master: &MasterKey, access_key_id: &str, secret: &AccessKeySecret) -> Result<Vec<u8>, SecretError> {
-    seal(master, secret.expose().as_bytes(), &access_key_aad(access_key_id))
+pub fn seal_access_key_secret(
+    master: &MasterKey,
+    access_key_id: &str,
+    secret: &AccessKeySecret,
+) -> Result<Vec<u8>, SecretError> {
+    seal(
+        master,
+        secret.expose().as_bytes(),
+        &access_key_aad(access_key_id),
+    )
 }
 
 /// Opens an access key secret sealed for its row.
-pub fn open_access_key_secret(master: &MasterKey, access_key_id: &str, sealed: &[u8]) -> Result<AccessKeySecret, SecretError> {
+pub fn open_access_key_secret(
+    master: &MasterKey,
+    access_key_id: &str,
+    sealed: &[u8],
+) -> Result<AccessKeySecret, SecretError> {
     let bytes = open(master, sealed, &access_key_aad(access_key_id))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| SecretError::Malformed)?;
     Ok(AccessKeySecret::new(text.to_owned()))
@@ -273,10 +322,24 @@ mod tests {
     #[test]
     fn round_trip_and_row_binding() {
         let k = key();
-        let sealed = seal(&k, b"PupkTg8jdmau1cXxYacgE736PJabcd", "access_keys/A/secret").unwrap();
-        assert_eq!(&open(&k, &sealed, "access_keys/A/secret").unwrap()[..], b"PupkTg8jdmau1cXxYacgE736PJabcd");
-        assert_eq!(open(&k, &sealed, "access_keys/B/secret"), Err(SecretError::Tampered));
-        assert!(!sealed.windows(10).any(|w| w == b"PupkTg8jdm"), "plaintext must not appear in the sealed bytes");
+        let sealed = seal(
+            &k,
+            b"PupkTg8jdmau1cXxYacgE736PJabcd",
+            "access_keys/A/secret",
+        )
+        .unwrap();
+        assert_eq!(
+            &open(&k, &sealed, "access_keys/A/secret").unwrap()[..],
+            b"PupkTg8jdmau1cXxYacgE736PJabcd"
+        );
+        assert_eq!(
+            open(&k, &sealed, "access_keys/B/secret"),
+            Err(SecretError::Tampered)
+        );
+        assert!(
+            !sealed.windows(10).any(|w| w == b"PupkTg8jdm"),
+            "plaintext must not appear in the sealed bytes"
+        );
     }
 
     #[test]
@@ -295,7 +358,10 @@ mod tests {
     fn wrong_master_key_is_named() {
         let sealed = seal(&key(), b"x", "r").unwrap();
         let other = MasterKey::from_bytes(&[8u8; 32]).unwrap();
-        assert!(matches!(open(&other, &sealed, "r"), Err(SecretError::WrongMasterKey(_))));
+        assert!(matches!(
+            open(&other, &sealed, "r"),
+            Err(SecretError::WrongMasterKey(_))
+        ));
     }
 
     #[test]
@@ -303,8 +369,14 @@ mod tests {
         let (k, text) = MasterKey::generate().unwrap();
         let again = MasterKey::from_base64(&format!("{}\n", text.as_str())).unwrap();
         assert_eq!(k.id_hex(), again.id_hex());
-        assert_eq!(MasterKey::from_base64("AAAA").unwrap_err(), SecretError::MasterKeyLength(3));
-        assert_eq!(MasterKey::from_base64("not base64!").unwrap_err(), SecretError::MasterKeyEncoding);
+        assert_eq!(
+            MasterKey::from_base64("AAAA").unwrap_err(),
+            SecretError::MasterKeyLength(3)
+        );
+        assert_eq!(
+            MasterKey::from_base64("not base64!").unwrap_err(),
+            SecretError::MasterKeyEncoding
+        );
         assert!(!format!("{k:?}").contains(text.as_str()));
     }
 

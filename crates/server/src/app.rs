@@ -26,7 +26,10 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, request_timeout: Duration::from_secs(30) }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -40,10 +43,16 @@ pub fn router(service: Service, limits: &HttpLimits) -> Router {
         .merge(health)
         .merge(trustdesk_api_aliyun::router(service))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
         .layer(CatchPanicLayer::new())
         .layer(middleware::from_fn(request_context))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, HeaderName::from_static("x-dc-devkey")]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-dc-devkey"),
+        ]))
 }
 
 async fn readyz(State(service): State<Service>) -> Response {
@@ -73,7 +82,10 @@ async fn request_context(mut request: Request, next: Next) -> Response {
         let mut response = next.run(request).await;
         let status = response.status();
         if let Ok(v) = HeaderValue::from_str(id.as_str()) {
-            response.headers_mut().entry("x-acs-request-id").or_insert(v);
+            response
+                .headers_mut()
+                .entry("x-acs-request-id")
+                .or_insert(v);
         }
         let micros = started.elapsed().as_micros() as u64;
         if status.is_server_error() {

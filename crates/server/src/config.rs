@@ -93,7 +93,9 @@ impl Config {
         if let Some(path) = file {
             fig = fig.merge(Toml::file_exact(path));
         }
-        fig.merge(Env::prefixed("TRUSTDESK_")).extract().map_err(Box::new)
+        fig.merge(Env::prefixed("TRUSTDESK_"))
+            .extract()
+            .map_err(Box::new)
     }
 
     pub fn database_url(&self) -> String {
@@ -110,14 +112,20 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("td.toml", "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\nmax_users_per_account = 5\n")?;
+            jail.create_file(
+                "td.toml",
+                "listen = \"127.0.0.1:9000\"\nlog_format = \"json\"\nmax_users_per_account = 5\n",
+            )?;
             jail.set_env("TRUSTDESK_MAX_USERS_PER_ACCOUNT", "7");
             jail.set_env("TRUSTDESK_MASTER_KEY", "c2VjcmV0");
             let c = Config::load(Some(Path::new("td.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.max_users_per_account, 7);
-            assert!(!format!("{c:?}").contains("c2VjcmV0"), "secrets must not be printed");
+            assert!(
+                !format!("{c:?}").contains("c2VjcmV0"),
+                "secrets must not be printed"
+            );
             assert_eq!(c.database_url(), "sqlite://./trustdesk-data/trustdesk.db");
             Ok(())
         });
@@ -128,7 +136,10 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("TRUSTDESK_LISTEN", "not an address");
             let e = Config::load(None).unwrap_err().to_string();
-            assert!(e.contains("TRUSTDESK_LISTEN") || e.contains("listen"), "{e}");
+            assert!(
+                e.contains("TRUSTDESK_LISTEN") || e.contains("listen"),
+                "{e}"
+            );
             Ok(())
         });
     }

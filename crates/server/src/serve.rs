@@ -44,14 +44,22 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 fn bootstrap_key(config: &Config) -> anyhow::Result<Option<BootstrapKey>> {
-    match (&config.bootstrap_access_key_id, &config.bootstrap_access_key_secret) {
+    match (
+        &config.bootstrap_access_key_id,
+        &config.bootstrap_access_key_secret,
+    ) {
         (None, None) => Ok(None),
         (Some(id), Some(secret)) => {
-            let key = BootstrapKey { id: id.clone(), secret: AccessKeySecret::new(secret.0.clone()) };
+            let key = BootstrapKey {
+                id: id.clone(),
+                secret: AccessKeySecret::new(secret.0.clone()),
+            };
             key.validate().map_err(anyhow::Error::msg)?;
             Ok(Some(key))
         }
-        _ => bail!("set both TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID and TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET, or neither"),
+        _ => bail!(
+            "set both TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID and TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET, or neither"
+        ),
     }
 }
 
@@ -70,8 +78,12 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
     let is_new = setup::sqlite_is_new(&url);
     let (master, source) = setup::master_key(config, is_new)?;
     match &source {
-        KeySource::Env => tracing::info!(key_id = %master.id_hex(), "master key from TRUSTDESK_MASTER_KEY"),
-        KeySource::File(p) => tracing::info!(key_id = %master.id_hex(), path = %p.display(), "master key from file"),
+        KeySource::Env => {
+            tracing::info!(key_id = %master.id_hex(), "master key from TRUSTDESK_MASTER_KEY")
+        }
+        KeySource::File(p) => {
+            tracing::info!(key_id = %master.id_hex(), path = %p.display(), "master key from file")
+        }
         KeySource::Generated(p) => tracing::warn!(
             key_id = %master.id_hex(),
             path = %p.display(),
@@ -80,14 +92,25 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
         ),
     }
     let store = open_store(&url).await?;
-    let limits = Limits { max_users_per_account: config.max_users_per_account, ..Limits::default() };
+    let limits = Limits {
+        max_users_per_account: config.max_users_per_account,
+        ..Limits::default()
+    };
     let service = Service::new(store, master, Arc::new(SystemClock), limits);
     match service.bootstrap(bootstrap_key(config)?).await? {
         Bootstrap::Existing { account } => tracing::info!(account = %account, "database opened"),
-        Bootstrap::Created { account, key_id, generated_secret: None } => {
+        Bootstrap::Created {
+            account,
+            key_id,
+            generated_secret: None,
+        } => {
             tracing::info!(account = %account, access_key_id = %key_id, "root account created with the bootstrap access key");
         }
-        Bootstrap::Created { account, key_id, generated_secret: Some(secret) } => {
+        Bootstrap::Created {
+            account,
+            key_id,
+            generated_secret: Some(secret),
+        } => {
             let path = config.data_dir.join(ROOT_CREDENTIALS_FILE);
             let json = serde_json::to_string_pretty(&RootCredentials {
                 account_id: account.to_string(),
@@ -113,8 +136,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let service = prepare(&config).await?;
     let housekeeping = service.spawn_housekeeping();
-    let limits =
-        HttpLimits { max_body_bytes: config.max_body_bytes, request_timeout: Duration::from_secs(config.request_timeout_secs) };
+    let limits = HttpLimits {
+        max_body_bytes: config.max_body_bytes,
+        request_timeout: Duration::from_secs(config.request_timeout_secs),
+    };
     let router = app::router(service.clone(), &limits);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -160,7 +185,10 @@ async fn shutdown_signal() {
 mod tests {
     #[test]
     fn urls_are_redacted() {
-        assert_eq!(super::redact_url("postgres://u:pw@db:5432/x"), "postgres://***@db:5432/x");
+        assert_eq!(
+            super::redact_url("postgres://u:pw@db:5432/x"),
+            "postgres://***@db:5432/x"
+        );
         assert_eq!(super::redact_url("sqlite://./d/t.db"), "sqlite://./d/t.db");
     }
 }

@@ -25,7 +25,8 @@ pub const ROOT_CREDENTIALS_FILE: &str = "root-credentials.json";
 /// Creates the data directory (0700) if needed.
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
-        fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restricting data directory {}", dir.display()))?;
     }
@@ -54,16 +55,24 @@ pub enum KeySource {
 }
 
 /// Finds or (for a new database) creates the master key.
-pub fn master_key(config: &Config, database_is_new: bool) -> anyhow::Result<(MasterKey, KeySource)> {
+pub fn master_key(
+    config: &Config,
+    database_is_new: bool,
+) -> anyhow::Result<(MasterKey, KeySource)> {
     if let Some(text) = &config.master_key {
         let key = MasterKey::from_base64(&text.0).context("TRUSTDESK_MASTER_KEY")?;
         return Ok((key, KeySource::Env));
     }
     let default_path = config.data_dir.join(MASTER_KEY_FILE);
-    let path = config.master_key_file.clone().unwrap_or(default_path.clone());
+    let path = config
+        .master_key_file
+        .clone()
+        .unwrap_or(default_path.clone());
     if path.exists() {
-        let text = fs::read_to_string(&path).with_context(|| format!("reading master key {}", path.display()))?;
-        let key = MasterKey::from_base64(&text).with_context(|| format!("master key file {}", path.display()))?;
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("reading master key {}", path.display()))?;
+        let key = MasterKey::from_base64(&text)
+            .with_context(|| format!("master key file {}", path.display()))?;
         return Ok((key, KeySource::File(path)));
     }
     if config.master_key_file.is_some() {
@@ -83,7 +92,10 @@ pub fn master_key(config: &Config, database_is_new: bool) -> anyhow::Result<(Mas
 
 /// Whether the SQLite database behind `url` has yet to be created.
 pub fn sqlite_is_new(url: &str) -> bool {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
     !Path::new(path).exists()
 }

@@ -6,10 +6,11 @@
 //! can show it and write it to a 0600 file. Later starts find the account
 //! and create nothing, so they never have a secret to show.
 
-use trustdesk_domain::{Account, AccountId, KeyOwner, KeyStatus, StoredAccessKey};
 use trustdesk_domain::{AccessKey, AccessKeyId, Error};
+use trustdesk_domain::{Account, AccountId, KeyOwner, KeyStatus, StoredAccessKey};
 use trustdesk_secrets::{
-    AccessKeySecret, generate_access_key_id, generate_access_key_secret, random_16_digits, seal_access_key_secret,
+    AccessKeySecret, generate_access_key_id, generate_access_key_secret, random_16_digits,
+    seal_access_key_secret,
 };
 
 use crate::Service;
@@ -29,14 +30,19 @@ pub enum Bootstrap {
     Existing { account: AccountId },
     /// The account and its root key were created now. `generated_secret`
     /// is `Some` when the secret was generated here (show it once).
-    Created { account: AccountId, key_id: String, generated_secret: Option<AccessKeySecret> },
+    Created {
+        account: AccountId,
+        key_id: String,
+        generated_secret: Option<AccessKeySecret>,
+    },
 }
 
 impl BootstrapKey {
     /// Checks an operator-supplied pair: the id 1–64 ASCII alphanumerics,
     /// the secret 8–128 printable ASCII characters without spaces.
     pub fn validate(&self) -> Result<(), String> {
-        let id_ok = (1..=64).contains(&self.id.len()) && self.id.bytes().all(|b| b.is_ascii_alphanumeric());
+        let id_ok =
+            (1..=64).contains(&self.id.len()) && self.id.bytes().all(|b| b.is_ascii_alphanumeric());
         if !id_ok {
             return Err("bootstrap access key id must be 1-64 ASCII letters and digits".into());
         }
@@ -53,15 +59,25 @@ impl Service {
     pub async fn bootstrap(&self, provided: Option<BootstrapKey>) -> Result<Bootstrap, Error> {
         let store = &self.inner.store;
         if let Some(account) = store.root_account().await? {
-            return Ok(Bootstrap::Existing { account: account.id });
+            return Ok(Bootstrap::Existing {
+                account: account.id,
+            });
         }
         let now = self.inner.clock.now();
-        let account = Account { id: AccountId(random_16_digits().map_err(internal)?), created_at: now };
+        let account = Account {
+            id: AccountId(random_16_digits().map_err(internal)?),
+            created_at: now,
+        };
         let (key_id, secret, generated) = match provided {
             Some(k) => (k.id, k.secret, false),
-            None => (generate_access_key_id().map_err(internal)?, generate_access_key_secret().map_err(internal)?, true),
+            None => (
+                generate_access_key_id().map_err(internal)?,
+                generate_access_key_secret().map_err(internal)?,
+                true,
+            ),
         };
-        let sealed_secret = seal_access_key_secret(&self.inner.master, &key_id, &secret).map_err(internal)?;
+        let sealed_secret =
+            seal_access_key_secret(&self.inner.master, &key_id, &secret).map_err(internal)?;
         let key = StoredAccessKey {
             key: AccessKey {
                 id: AccessKeyId(key_id.clone()),
@@ -74,6 +90,10 @@ impl Service {
             sealed_secret,
         };
         store.create_account(&account, &key).await?;
-        Ok(Bootstrap::Created { account: account.id, key_id, generated_secret: generated.then_some(secret) })
+        Ok(Bootstrap::Created {
+            account: account.id,
+            key_id,
+            generated_secret: generated.then_some(secret),
+        })
     }
 }

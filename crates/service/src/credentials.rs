@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Entity, Error, KeyOwner, KeyStatus, OrNotFound, Principal, PrincipalKind,
+    AccessKey, AccessKeyId, Entity, Error, KeyOwner, KeyStatus, OrNotFound, Principal,
+    PrincipalKind,
 };
 use trustdesk_secrets::{AccessKeySecret, open_access_key_secret};
 
@@ -38,7 +39,10 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     pub(crate) fn forget(&self, id: &AccessKeyId) {
-        self.entries.write().unwrap_or_else(|e| e.into_inner()).remove(id);
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 }
 
@@ -49,10 +53,15 @@ impl Service {
         let inner = &self.inner;
         let id = AccessKeyId(id.to_owned());
         let now = inner.clock.now();
-        if let Some((cred, at)) = inner.keys.entries.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
-            if now - *at < inner.limits.key_cache_ttl {
-                return Ok(Some(cred.clone()));
-            }
+        if let Some((cred, at)) = inner
+            .keys
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            && now - *at < inner.limits.key_cache_ttl
+        {
+            return Ok(Some(cred.clone()));
         }
         let Some(stored) = inner.store.access_key(&id).await? else {
             inner.keys.forget(&id);
@@ -62,8 +71,15 @@ impl Service {
         let kind = match key.owner {
             KeyOwner::Root => PrincipalKind::Root,
             KeyOwner::User(user_id) => {
-                let user = inner.store.user_by_id(key.account, user_id).await?.or_not_found(Entity::User, user_id)?;
-                PrincipalKind::User { id: user.id, name: user.name }
+                let user = inner
+                    .store
+                    .user_by_id(key.account, user_id)
+                    .await?
+                    .or_not_found(Entity::User, user_id)?;
+                PrincipalKind::User {
+                    id: user.id,
+                    name: user.name,
+                }
             }
         };
         let secret = open_access_key_secret(&inner.master, id.as_str(), &stored.sealed_secret).map_err(|e| {
@@ -71,39 +87,73 @@ impl Service {
             Error::Storage(trustdesk_domain::StoreError::Backend(format!("access key {id}: {e}")))
         })?;
         let cred = Arc::new(Credential {
-            principal: Principal { account: key.account, kind, access_key: id.clone() },
+            principal: Principal {
+                account: key.account,
+                kind,
+                access_key: id.clone(),
+            },
             status: key.status,
             secret,
         });
-        inner.keys.entries.write().unwrap_or_else(|e| e.into_inner()).insert(id, (cred.clone(), now));
+        inner
+            .keys
+            .entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (cred.clone(), now));
         Ok(Some(cred))
     }
 
     /// Records `nonce` for `key`. `Ok(false)` means it was used before
     /// within the window: a replay. Call only after the signature verified,
     /// so that forged requests cannot burn a client's nonces.
-    pub async fn check_nonce(&self, key: &AccessKeyId, nonce: &str, timestamp: OffsetDateTime) -> Result<bool, Error> {
+    pub async fn check_nonce(
+        &self,
+        key: &AccessKeyId,
+        nonce: &str,
+        timestamp: OffsetDateTime,
+    ) -> Result<bool, Error> {
         // A nonce must be remembered for as long as its timestamp would pass
         // the window check.
         let expires_at = timestamp + self.inner.limits.timestamp_window;
-        Ok(self.inner.store.record_nonce(key, nonce, expires_at).await?)
+        Ok(self
+            .inner
+            .store
+            .record_nonce(key, nonce, expires_at)
+            .await?)
     }
 
     /// Notes that `key` signed a request now.
     pub fn touch(&self, key: &AccessKeyId) {
         let now = self.inner.clock.now();
-        self.inner.keys.usage.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), now);
+        self.inner
+            .keys
+            .usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), now);
     }
 
     pub(crate) async fn flush_key_usage(&self) {
-        let pending: Vec<(AccessKeyId, OffsetDateTime)> =
-            self.inner.keys.usage.lock().unwrap_or_else(|e| e.into_inner()).drain().collect();
+        let pending: Vec<(AccessKeyId, OffsetDateTime)> = self
+            .inner
+            .keys
+            .usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
         if pending.is_empty() {
             return;
         }
         if let Err(e) = self.inner.store.record_key_usage(&pending).await {
             tracing::warn!(error = %e, keys = pending.len(), "recording access key usage failed");
-            let mut usage = self.inner.keys.usage.lock().unwrap_or_else(|e| e.into_inner());
+            let mut usage = self
+                .inner
+                .keys
+                .usage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for (k, t) in pending {
                 usage.entry(k).or_insert(t);
             }
@@ -112,7 +162,14 @@ impl Service {
 
     /// When `key` was last used, counting uses not yet flushed.
     pub(crate) fn pending_usage(&self, key: &AccessKey) -> Option<OffsetDateTime> {
-        let pending = self.inner.keys.usage.lock().unwrap_or_else(|e| e.into_inner()).get(&key.id).copied();
+        let pending = self
+            .inner
+            .keys
+            .usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key.id)
+            .copied();
         match (pending, key.last_used_at) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

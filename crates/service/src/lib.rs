@@ -40,7 +40,17 @@ impl RequestId {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
-        Self(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]).into())
+        Self(
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            )
+            .into(),
+        )
     }
 
     pub fn as_str(&self) -> &str {
@@ -93,8 +103,21 @@ struct Inner {
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, master: MasterKey, clock: Arc<dyn Clock>, limits: Limits) -> Self {
-        Self { inner: Arc::new(Inner { store, master, clock, limits, keys: credentials::KeyCache::default() }) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                master,
+                clock,
+                limits,
+                keys: credentials::KeyCache::default(),
+            }),
+        }
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -121,7 +144,7 @@ impl Service {
                 tick.tick().await;
                 svc.flush_key_usage().await;
                 rounds += 1;
-                if rounds % 12 == 0 {
+                if rounds.is_multiple_of(12) {
                     let now = svc.inner.clock.now();
                     if let Err(e) = svc.inner.store.purge_nonces(now).await {
                         tracing::warn!(error = %e, "purging expired nonces failed");

@@ -2,11 +2,13 @@
 
 use trustdesk_domain::policy::{self, resource};
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Authorized, Entity, Error, KeyOwner, KeyStatus, NewUser, OrNotFound, Principal,
-    PrincipalKind, StoredAccessKey, User, UserCursor, UserId, UserName, UserPage, UserPatch,
+    AccessKey, AccessKeyId, Authorized, Entity, Error, KeyOwner, KeyStatus, NewUser, OrNotFound,
+    Principal, PrincipalKind, StoredAccessKey, User, UserCursor, UserId, UserName, UserPage,
+    UserPatch,
 };
 use trustdesk_secrets::{
-    AccessKeySecret, generate_access_key_id, generate_access_key_secret, random_16_digits, seal_access_key_secret,
+    AccessKeySecret, generate_access_key_id, generate_access_key_secret, random_16_digits,
+    seal_access_key_secret,
 };
 
 use crate::Service;
@@ -71,42 +73,78 @@ impl Service {
 
     pub async fn get_user(&self, auth: Authorized, name: &UserName) -> Result<User, Error> {
         auth.require("ram:GetUser")?;
-        self.inner.store.user_by_name(auth.principal().account, name).await?.or_not_found(Entity::User, name)
+        self.inner
+            .store
+            .user_by_name(auth.principal().account, name)
+            .await?
+            .or_not_found(Entity::User, name)
     }
 
-    pub async fn update_user(&self, auth: Authorized, name: &UserName, patch: UserPatch) -> Result<User, Error> {
+    pub async fn update_user(
+        &self,
+        auth: Authorized,
+        name: &UserName,
+        patch: UserPatch,
+    ) -> Result<User, Error> {
         auth.require("ram:UpdateUser")?;
         let account = auth.principal().account;
         let now = self.inner.clock.now();
-        let user = self.inner.store.update_user(account, name, &patch, now).await.map_err(|e| {
-            let id = match (&e, &patch.name) {
-                (trustdesk_domain::StoreError::AlreadyExists(_), Some(new)) => new.to_string(),
-                _ => name.to_string(),
-            };
-            Error::from_store(e, id)
-        })?;
+        let user = self
+            .inner
+            .store
+            .update_user(account, name, &patch, now)
+            .await
+            .map_err(|e| {
+                let id = match (&e, &patch.name) {
+                    (trustdesk_domain::StoreError::AlreadyExists(_), Some(new)) => new.to_string(),
+                    _ => name.to_string(),
+                };
+                Error::from_store(e, id)
+            })?;
         Ok(user)
     }
 
     pub async fn delete_user(&self, auth: Authorized, name: &UserName) -> Result<(), Error> {
         auth.require("ram:DeleteUser")?;
-        self.inner.store.delete_user(auth.principal().account, name).await.map_err(|e| Error::from_store(e, name))
+        self.inner
+            .store
+            .delete_user(auth.principal().account, name)
+            .await
+            .map_err(|e| Error::from_store(e, name))
     }
 
-    pub async fn list_users(&self, auth: Authorized, after: Option<UserCursor>, limit: u32) -> Result<UserPage, Error> {
+    pub async fn list_users(
+        &self,
+        auth: Authorized,
+        after: Option<UserCursor>,
+        limit: u32,
+    ) -> Result<UserPage, Error> {
         auth.require("ram:ListUsers")?;
-        Ok(self.inner.store.list_users(auth.principal().account, after, limit).await?)
+        Ok(self
+            .inner
+            .store
+            .list_users(auth.principal().account, after, limit)
+            .await?)
     }
 
     /// Resolves a key target to the owner whose keys are meant.
-    async fn key_owner(&self, principal: &Principal, target: &KeyTarget) -> Result<KeyOwner, Error> {
+    async fn key_owner(
+        &self,
+        principal: &Principal,
+        target: &KeyTarget,
+    ) -> Result<KeyOwner, Error> {
         match target {
             KeyTarget::Caller => Ok(match &principal.kind {
                 PrincipalKind::Root => KeyOwner::Root,
                 PrincipalKind::User { id, .. } => KeyOwner::User(*id),
             }),
             KeyTarget::User(name) => {
-                let user = self.inner.store.user_by_name(principal.account, name).await?.or_not_found(Entity::User, name)?;
+                let user = self
+                    .inner
+                    .store
+                    .user_by_name(principal.account, name)
+                    .await?
+                    .or_not_found(Entity::User, name)?;
                 Ok(KeyOwner::User(user.id))
             }
         }
@@ -127,7 +165,8 @@ impl Service {
         };
         let id = AccessKeyId(generate_access_key_id().map_err(internal)?);
         let secret = generate_access_key_secret().map_err(internal)?;
-        let sealed_secret = seal_access_key_secret(&self.inner.master, id.as_str(), &secret).map_err(internal)?;
+        let sealed_secret =
+            seal_access_key_secret(&self.inner.master, id.as_str(), &secret).map_err(internal)?;
         let key = AccessKey {
             id,
             account: principal.account,
@@ -136,15 +175,30 @@ impl Service {
             created_at: self.inner.clock.now(),
             last_used_at: None,
         };
-        let record = StoredAccessKey { key: key.clone(), sealed_secret };
-        self.inner.store.create_access_key(&record, limit).await.map_err(|e| Error::from_store(e, &key.id))?;
+        let record = StoredAccessKey {
+            key: key.clone(),
+            sealed_secret,
+        };
+        self.inner
+            .store
+            .create_access_key(&record, limit)
+            .await
+            .map_err(|e| Error::from_store(e, &key.id))?;
         Ok((key, secret))
     }
 
-    pub async fn list_access_keys(&self, auth: Authorized, target: &KeyTarget) -> Result<Vec<AccessKey>, Error> {
+    pub async fn list_access_keys(
+        &self,
+        auth: Authorized,
+        target: &KeyTarget,
+    ) -> Result<Vec<AccessKey>, Error> {
         auth.require("ram:ListAccessKeys")?;
         let owner = self.key_owner(auth.principal(), target).await?;
-        Ok(self.inner.store.list_access_keys(auth.principal().account, owner).await?)
+        Ok(self
+            .inner
+            .store
+            .list_access_keys(auth.principal().account, owner)
+            .await?)
     }
 
     pub async fn update_access_key(
@@ -156,15 +210,28 @@ impl Service {
     ) -> Result<(), Error> {
         auth.require("ram:UpdateAccessKey")?;
         let owner = self.key_owner(auth.principal(), target).await?;
-        let result = self.inner.store.set_access_key_status(auth.principal().account, owner, id, status).await;
+        let result = self
+            .inner
+            .store
+            .set_access_key_status(auth.principal().account, owner, id, status)
+            .await;
         self.inner.keys.forget(id);
         result.map_err(|e| Error::from_store(e, id))
     }
 
-    pub async fn delete_access_key(&self, auth: Authorized, target: &KeyTarget, id: &AccessKeyId) -> Result<(), Error> {
+    pub async fn delete_access_key(
+        &self,
+        auth: Authorized,
+        target: &KeyTarget,
+        id: &AccessKeyId,
+    ) -> Result<(), Error> {
         auth.require("ram:DeleteAccessKey")?;
         let owner = self.key_owner(auth.principal(), target).await?;
-        let result = self.inner.store.delete_access_key(auth.principal().account, owner, id).await;
+        let result = self
+            .inner
+            .store
+            .delete_access_key(auth.principal().account, owner, id)
+            .await;
         self.inner.keys.forget(id);
         result.map_err(|e| Error::from_store(e, id))
     }
@@ -179,8 +246,15 @@ impl Service {
         auth.require("ram:GetAccessKeyLastUsed")?;
         let principal = auth.principal();
         let owner = self.key_owner(principal, target).await?;
-        let keys = self.inner.store.list_access_keys(principal.account, owner).await?;
-        let key = keys.iter().find(|k| &k.id == id).or_not_found(Entity::AccessKey, id)?;
+        let keys = self
+            .inner
+            .store
+            .list_access_keys(principal.account, owner)
+            .await?;
+        let key = keys
+            .iter()
+            .find(|k| &k.id == id)
+            .or_not_found(Entity::AccessKey, id)?;
         Ok(self.pending_usage(key))
     }
 }
