@@ -1,0 +1,158 @@
+//! The single writer and its group commit.
+//!
+//! Why one writer: SQLite admits one writer at a time anyway, and queueing
+//! writes in our own channel is cheaper and fairer than having connections
+//! sleep in SQLite's busy handler.
+//!
+//! Why group commit: a durable commit costs an fsync (~0.2 ms here) and
+//! every sqlx statement a hop to its worker thread (~60 µs on this VM, see
+//! design/limits.md). The writer therefore drains everything queued (up to
+//! `max_batch`), runs it in one `BEGIN IMMEDIATE … COMMIT`, and only then
+//! answers each job: nothing is acknowledged before it is durable, and one
+//! fsync serves the whole batch.
+//!
+//! Jobs must not affect each other. A single-statement job gets this from
+//! SQLite's statement atomicity (a failed statement undoes itself and
+//! leaves the transaction open); a multi-statement job runs inside
+//! `SAVEPOINT job` and is rolled back to it when it fails. If `COMMIT`
+//! itself fails, every job of the batch gets the error.
+//!
+//! Nonces arrive with every authenticated request, so the batch inserts all
+//! of them with one statement (a JSON array bound as one parameter).
+
+use std::collections::HashSet;
+
+use futures_util::future::BoxFuture;
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot};
+use trustdesk_domain::StoreError;
+
+use crate::backend;
+
+/// Called after the batch's commit with its outcome.
+pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A write: runs on the writer's connection inside the open transaction and
+/// returns whether it succeeded (to release or roll back its savepoint) and
+/// what to do once the commit outcome is known.
+pub(crate) type Work = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+
+pub(crate) enum Job {
+    Write { work: Work, savepoint: bool },
+    Nonce { key: String, nonce: String, expires_at: i64, reply: oneshot::Sender<Result<bool, StoreError>> },
+}
+
+pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel(4096);
+    tokio::spawn(run(conn, rx, max_batch.max(1)));
+    tx
+}
+
+async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    loop {
+        if rx.recv_many(&mut batch, max_batch).await == 0 {
+            break;
+        }
+        run_batch(&mut conn, std::mem::take(&mut batch)).await;
+    }
+    let _ = conn.close().await;
+}
+
+async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql).execute(&mut *conn).await.map(|_| ()).map_err(backend)
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
+    let mut nonces = Vec::new();
+    let mut writes = Vec::new();
+    for job in batch {
+        match job {
+            Job::Nonce { key, nonce, expires_at, reply } => nonces.push((key, nonce, expires_at, reply)),
+            Job::Write { work, savepoint } => writes.push((work, savepoint)),
+        }
+    }
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE").await {
+        fail_all(nonces, writes, &e);
+        return;
+    }
+    let nonce_outcome = insert_nonces(conn, &nonces).await;
+    let mut finishes = Vec::with_capacity(writes.len());
+    for (work, savepoint) in writes {
+        if savepoint && let Err(e) = exec(conn, "SAVEPOINT job").await {
+            // Not run: dropping the work drops its reply channel, which its
+            // caller sees as a failed write.
+            tracing::error!(error = %e, "opening a savepoint failed");
+            drop(work);
+            continue;
+        }
+        let (ok, finish) = (work)(conn).await;
+        if savepoint {
+            let end = if ok { exec(conn, "RELEASE job").await } else { exec(conn, "ROLLBACK TO job; RELEASE job").await };
+            if let Err(e) = end {
+                tracing::error!(error = %e, "ending a savepoint failed");
+            }
+        }
+        finishes.push(finish);
+    }
+    let commit = exec(conn, "COMMIT").await;
+    if commit.is_err() {
+        let _ = exec(conn, "ROLLBACK").await;
+    }
+    match (&commit, &nonce_outcome) {
+        (Ok(()), Ok(fresh)) => {
+            for ((_, _, _, reply), f) in nonces.into_iter().zip(fresh) {
+                let _ = reply.send(Ok(*f));
+            }
+        }
+        (Err(e), _) | (Ok(()), Err(e)) => {
+            for (_, _, _, reply) in nonces {
+                let _ = reply.send(Err(clone_err(e)));
+            }
+        }
+    }
+    for finish in finishes {
+        finish(commit.as_ref().map(|_| ()).map_err(clone_err));
+    }
+}
+
+type NonceJob = (String, String, i64, oneshot::Sender<Result<bool, StoreError>>);
+
+/// Inserts the batch's nonces in one statement; returns, per job, whether
+/// its nonce was new. Two jobs with the same (key, nonce) in one batch: only
+/// the first is fresh.
+async fn insert_nonces(conn: &mut SqliteConnection, nonces: &[NonceJob]) -> Result<Vec<bool>, StoreError> {
+    if nonces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<serde_json::Value> =
+        nonces.iter().map(|(k, n, e, _)| serde_json::json!([k, n, e])).collect();
+    let json = serde_json::Value::Array(rows).to_string();
+    let inserted = sqlx::query!(
+        r#"INSERT INTO nonces (access_key_id, nonce, expires_at)
+           SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+           FROM json_each($1) WHERE true
+           ON CONFLICT DO NOTHING
+           RETURNING access_key_id AS "access_key_id!: String", nonce AS "nonce!: String""#,
+        json
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let mut fresh: HashSet<(String, String)> = inserted.into_iter().map(|r| (r.access_key_id, r.nonce)).collect();
+    Ok(nonces.iter().map(|(k, n, _, _)| fresh.remove(&(k.clone(), n.clone()))).collect())
+}
+
+fn clone_err(e: &StoreError) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn fail_all(nonces: Vec<NonceJob>, writes: Vec<(Work, bool)>, e: &StoreError) {
+    for (_, _, _, reply) in nonces {
+        let _ = reply.send(Err(clone_err(e)));
+    }
+    // The work closures were never run; dropping them drops their reply
+    // senders, which their callers see as a closed writer.
+    drop(writes);
+    tracing::error!(error = %e, "could not begin a write transaction");
+}

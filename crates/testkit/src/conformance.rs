@@ -1,0 +1,324 @@
+//! The store conformance suite: the same assertions for every backend, so
+//! SQLite and PostgreSQL cannot drift apart. A backend passes when
+//! [`run_all`] returns on a fresh, empty store.
+//!
+//! Each case creates its own account, so cases can share one store.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use time::OffsetDateTime;
+use time::macros::datetime;
+use trustdesk_domain::{
+    AccessKey, AccessKeyId, Account, AccountId, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus, MobilePhone,
+    Store, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
+};
+
+const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
+
+/// Runs every case.
+pub async fn run_all(store: &dyn Store) {
+    users_round_trip(store).await;
+    user_names_are_unique_case_insensitively(store).await;
+    user_limit_is_exact(store).await;
+    list_pages_cover_every_user_once(store).await;
+    delete_user_with_keys_conflicts(store).await;
+    access_keys_round_trip(store).await;
+    nonces_are_remembered(store).await;
+}
+
+/// Runs the cases that need concurrency; `store` must be shareable.
+pub async fn run_concurrent(store: Arc<dyn Store>) {
+    concurrent_same_name_creates(store.clone()).await;
+    concurrent_same_nonce(store.clone()).await;
+    concurrent_key_create_delete(store).await;
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn unique() -> u64 {
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
+async fn account(store: &dyn Store) -> AccountId {
+    let id = AccountId(1_000_000_000_000_000 + unique() * 7919 + u64::from(std::process::id()) * 1_000_003);
+    let key = key_for(id, KeyOwner::Root, &format!("LTAIroot{}", id.0));
+    store.create_account(&Account { id, created_at: T }, &key).await.expect("create account");
+    id
+}
+
+fn key_for(account: AccountId, owner: KeyOwner, id: &str) -> StoredAccessKey {
+    StoredAccessKey {
+        key: AccessKey { id: AccessKeyId(id.into()), account, owner, status: KeyStatus::Active, created_at: T, last_used_at: None },
+        sealed_secret: vec![1, 2, 3, unique() as u8],
+    }
+}
+
+fn user(account: AccountId, name: &str) -> User {
+    User {
+        id: UserId(2_000_000_000_000_000 + unique()),
+        account,
+        name: UserName::parse(name).unwrap(),
+        display_name: None,
+        mobile_phone: None,
+        email: None,
+        comments: None,
+        created_at: T,
+        updated_at: T,
+        last_login_at: None,
+    }
+}
+
+pub async fn users_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let full = User {
+        display_name: Some(DisplayName::parse("张三").unwrap()),
+        mobile_phone: Some(MobilePhone::parse("86-18600008888").unwrap()),
+        email: Some(Email::parse("a@example.com").unwrap()),
+        comments: Some(Comments::parse("a&b<c>'\"😀").unwrap()),
+        ..user(acct, "Full.User")
+    };
+    store.create_user(&full, 100).await.unwrap();
+    let bare = user(acct, "bare");
+    store.create_user(&bare, 100).await.unwrap();
+    assert_eq!(store.user_by_name(acct, &UserName::parse("full.user").unwrap()).await.unwrap(), Some(full.clone()));
+    assert_eq!(store.user_by_id(acct, full.id).await.unwrap(), Some(full.clone()));
+    assert_eq!(store.user_by_name(acct, &bare.name).await.unwrap(), Some(bare.clone()));
+    let other = account(store).await;
+    assert_eq!(store.user_by_name(other, &bare.name).await.unwrap(), None, "accounts are separate");
+    assert_eq!(store.user_by_id(other, full.id).await.unwrap(), None);
+
+    let later = T + time::Duration::hours(1);
+    let patch = UserPatch {
+        name: Some(UserName::parse("renamed").unwrap()),
+        comments: Some(None),
+        email: Some(Some(Email::parse("b@example.com").unwrap())),
+        ..UserPatch::default()
+    };
+    let updated = store.update_user(acct, &full.name, &patch, later).await.unwrap();
+    assert_eq!(updated.name.as_str(), "renamed");
+    assert_eq!(updated.comments, None);
+    assert_eq!(updated.email.as_ref().unwrap().as_str(), "b@example.com");
+    assert_eq!(updated.display_name, full.display_name);
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.created_at, T);
+    assert_eq!(store.user_by_name(acct, &updated.name).await.unwrap(), Some(updated.clone()));
+    assert_eq!(store.user_by_name(acct, &full.name).await.unwrap(), None);
+    let missing = store.update_user(acct, &UserName::parse("ghost").unwrap(), &patch, later).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(Entity::User))), "{missing:?}");
+
+    store.delete_user(acct, &bare.name).await.unwrap();
+    assert_eq!(store.user_by_name(acct, &bare.name).await.unwrap(), None);
+    assert!(matches!(store.delete_user(acct, &bare.name).await, Err(StoreError::NotFound(Entity::User))));
+}
+
+pub async fn user_names_are_unique_case_insensitively(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_user(&user(acct, "Alice"), 100).await.unwrap();
+    let dup = store.create_user(&user(acct, "alice"), 100).await;
+    assert!(matches!(dup, Err(StoreError::AlreadyExists(Entity::User))), "{dup:?}");
+    store.create_user(&user(acct, "bob"), 100).await.unwrap();
+    let rename = UserPatch { name: Some(UserName::parse("ALICE").unwrap()), ..UserPatch::default() };
+    let clash = store.update_user(acct, &UserName::parse("bob").unwrap(), &rename, T).await;
+    assert!(matches!(clash, Err(StoreError::AlreadyExists(Entity::User))), "{clash:?}");
+    // Renaming to a different case of one's own name is fine.
+    let recase = UserPatch { name: Some(UserName::parse("BOB").unwrap()), ..UserPatch::default() };
+    assert_eq!(store.update_user(acct, &UserName::parse("bob").unwrap(), &recase, T).await.unwrap().name.as_str(), "BOB");
+    // The same name in another account is another user.
+    let other = account(store).await;
+    store.create_user(&user(other, "alice"), 100).await.unwrap();
+}
+
+pub async fn user_limit_is_exact(store: &dyn Store) {
+    let acct = account(store).await;
+    for i in 0..3 {
+        store.create_user(&user(acct, &format!("lim{i}")), 3).await.unwrap();
+    }
+    let over = store.create_user(&user(acct, "lim3"), 3).await;
+    assert!(matches!(over, Err(StoreError::LimitExceeded(Entity::User))), "{over:?}");
+    store.delete_user(acct, &UserName::parse("lim0").unwrap()).await.unwrap();
+    store.create_user(&user(acct, "lim3"), 3).await.unwrap();
+}
+
+pub async fn list_pages_cover_every_user_once(store: &dyn Store) {
+    let acct = account(store).await;
+    let names: Vec<String> = (0..250).map(|i| format!("p{i:03}")).collect();
+    for n in &names {
+        store.create_user(&user(acct, n), 1000).await.unwrap();
+    }
+    let other = account(store).await;
+    store.create_user(&user(other, "elsewhere"), 1000).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list_users(acct, after, 100).await.unwrap();
+        pages += 1;
+        assert!(page.users.len() <= 100);
+        seen.extend(page.users.iter().map(|u| u.name.to_string()));
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, names, "every user once, in creation order");
+    let exact = store.list_users(acct, None, 250).await.unwrap();
+    assert_eq!(exact.users.len(), 250);
+    assert_eq!(exact.next, None, "no next page when the page ends exactly at the last user");
+}
+
+pub async fn delete_user_with_keys_conflicts(store: &dyn Store) {
+    let acct = account(store).await;
+    let u = user(acct, "keyholder");
+    store.create_user(&u, 100).await.unwrap();
+    let k = key_for(acct, KeyOwner::User(u.id), &format!("LTAIkh{}", unique()));
+    store.create_access_key(&k, 2).await.unwrap();
+    let r = store.delete_user(acct, &u.name).await;
+    assert!(
+        matches!(r, Err(StoreError::DeleteConflict { entity: Entity::User, blocker: Entity::AccessKey })),
+        "{r:?}"
+    );
+    assert!(store.user_by_name(acct, &u.name).await.unwrap().is_some(), "nothing half-deleted");
+    store.delete_access_key(acct, KeyOwner::User(u.id), &k.key.id).await.unwrap();
+    store.delete_user(acct, &u.name).await.unwrap();
+}
+
+pub async fn access_keys_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let a = user(acct, "ka");
+    let b = user(acct, "kb");
+    store.create_user(&a, 100).await.unwrap();
+    store.create_user(&b, 100).await.unwrap();
+    let k1 = key_for(acct, KeyOwner::User(a.id), &format!("LTAIa1{}", unique()));
+    let k2 = key_for(acct, KeyOwner::User(a.id), &format!("LTAIa2{}", unique()));
+    store.create_access_key(&k1, 2).await.unwrap();
+    store.create_access_key(&k2, 2).await.unwrap();
+    let k3 = key_for(acct, KeyOwner::User(a.id), &format!("LTAIa3{}", unique()));
+    assert!(matches!(store.create_access_key(&k3, 2).await, Err(StoreError::LimitExceeded(Entity::AccessKey))));
+    let ghost = key_for(acct, KeyOwner::User(UserId(3_999_999_999_999_999)), &format!("LTAIg{}", unique()));
+    assert!(matches!(store.create_access_key(&ghost, 2).await, Err(StoreError::NotFound(Entity::User))));
+
+    assert_eq!(store.access_key(&k1.key.id).await.unwrap(), Some(k1.clone()));
+    assert_eq!(store.access_key(&AccessKeyId("LTAInone".into())).await.unwrap(), None);
+    let listed = store.list_access_keys(acct, KeyOwner::User(a.id)).await.unwrap();
+    assert_eq!(listed, vec![k1.key.clone(), k2.key.clone()]);
+    assert!(store.list_access_keys(acct, KeyOwner::User(b.id)).await.unwrap().is_empty());
+    let root = store.list_access_keys(acct, KeyOwner::Root).await.unwrap();
+    assert_eq!(root.len(), 1, "the bootstrap key");
+
+    store.set_access_key_status(acct, KeyOwner::User(a.id), &k1.key.id, KeyStatus::Inactive).await.unwrap();
+    assert_eq!(store.access_key(&k1.key.id).await.unwrap().unwrap().key.status, KeyStatus::Inactive);
+    let wrong_owner = store.set_access_key_status(acct, KeyOwner::User(b.id), &k1.key.id, KeyStatus::Active).await;
+    assert!(matches!(wrong_owner, Err(StoreError::NotFound(Entity::AccessKey))));
+    let wrong_owner = store.delete_access_key(acct, KeyOwner::Root, &k1.key.id).await;
+    assert!(matches!(wrong_owner, Err(StoreError::NotFound(Entity::AccessKey))));
+    assert!(store.access_key(&k1.key.id).await.unwrap().is_some());
+
+    let later = T + time::Duration::minutes(5);
+    store.record_key_usage(&[(k2.key.id.clone(), later)]).await.unwrap();
+    store.record_key_usage(&[(k2.key.id.clone(), T)]).await.unwrap();
+    assert_eq!(store.access_key(&k2.key.id).await.unwrap().unwrap().key.last_used_at, Some(later), "never goes back");
+
+    store.delete_access_key(acct, KeyOwner::User(a.id), &k1.key.id).await.unwrap();
+    assert_eq!(store.access_key(&k1.key.id).await.unwrap(), None);
+    assert!(matches!(
+        store.delete_access_key(acct, KeyOwner::User(a.id), &k1.key.id).await,
+        Err(StoreError::NotFound(Entity::AccessKey))
+    ));
+    store.create_access_key(&k3, 2).await.unwrap();
+}
+
+pub async fn nonces_are_remembered(store: &dyn Store) {
+    let k1 = AccessKeyId(format!("LTAInonce{}", unique()));
+    let k2 = AccessKeyId(format!("LTAInonce{}", unique()));
+    let exp = T + time::Duration::minutes(15);
+    assert!(store.record_nonce(&k1, "n1", exp).await.unwrap());
+    assert!(!store.record_nonce(&k1, "n1", exp).await.unwrap(), "replay");
+    assert!(store.record_nonce(&k2, "n1", exp).await.unwrap(), "nonces are per key");
+    assert!(store.record_nonce(&k1, "n2", T + time::Duration::minutes(1)).await.unwrap());
+    let purged = store.purge_nonces(T + time::Duration::minutes(2)).await.unwrap();
+    assert!(purged >= 1);
+    assert!(store.record_nonce(&k1, "n2", exp).await.unwrap(), "expired nonces are forgotten");
+    assert!(!store.record_nonce(&k1, "n1", exp).await.unwrap(), "unexpired nonces are kept");
+}
+
+pub async fn concurrent_same_name_creates(store: Arc<dyn Store>) {
+    let acct = account(store.as_ref()).await;
+    let results = join_all((0..64).map(|_| {
+        let store = store.clone();
+        async move { store.create_user(&user(acct, "contended"), 1000).await }
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let dup = results.iter().filter(|r| matches!(r, Err(StoreError::AlreadyExists(Entity::User)))).count();
+    assert_eq!((ok, dup), (1, 63), "{results:?}");
+}
+
+pub async fn concurrent_same_nonce(store: Arc<dyn Store>) {
+    let key = AccessKeyId(format!("LTAIcn{}", unique()));
+    let results = join_all((0..64).map(|_| {
+        let store = store.clone();
+        let key = key.clone();
+        async move { store.record_nonce(&key, "same", T + time::Duration::minutes(15)).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(results.iter().filter(|fresh| **fresh).count(), 1);
+}
+
+pub async fn concurrent_key_create_delete(store: Arc<dyn Store>) {
+    let acct = account(store.as_ref()).await;
+    let u = user(acct, "churn");
+    store.create_user(&u, 100).await.unwrap();
+    let tasks = (0..32).map(|i| {
+        let store = store.clone();
+        async move {
+            let k = key_for(acct, KeyOwner::User(u.id), &format!("LTAIchurn{i}x{}", unique()));
+            if store.create_access_key(&k, 2).await.is_ok() {
+                store.delete_access_key(acct, KeyOwner::User(u.id), &k.key.id).await.unwrap();
+            }
+        }
+    });
+    join_all(tasks).await;
+    assert!(store.list_access_keys(acct, KeyOwner::User(u.id)).await.unwrap().is_empty());
+    store.delete_user(acct, &u.name).await.unwrap();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trustdesk_domain::{NonceStore, UserStore};
+    use trustdesk_store_sqlite::{SqliteOptions, SqliteStore};
+
+    async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store = SqliteStore::open(&url, SqliteOptions::default()).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes() {
+        let (_dir, store) = fresh().await;
+        run_all(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_passes_concurrently() {
+        let (_dir, store) = fresh().await;
+        run_concurrent(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_writes_persist_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = SqliteStore::open(&url, SqliteOptions::default()).await.unwrap();
+        let acct = account(&store).await;
+        store.create_user(&user(acct, "durable"), 10).await.unwrap();
+        assert!(store.record_nonce(&AccessKeyId("k".into()), "n", T).await.unwrap());
+        let again = SqliteStore::open(&url, SqliteOptions::default()).await.unwrap();
+        assert!(again.user_by_name(acct, &UserName::parse("durable").unwrap()).await.unwrap().is_some());
+        assert!(!again.record_nonce(&AccessKeyId("k".into()), "n", T).await.unwrap(), "nonces survive a restart");
+    }
+}
