@@ -23,14 +23,18 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
-use trustdesk_domain::store::{AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore};
+use trustdesk_domain::store::{
+    AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore,
+};
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, AccountId, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus, MobilePhone,
-    NewAccessKey, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
+    AccessKey, AccessKeyId, AccountId, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus,
+    MobilePhone, NewAccessKey, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
 };
 
 use crate::writer::{Finish, Job};
@@ -46,7 +50,10 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { read_connections: 4, max_batch: 256 }
+        Self {
+            read_connections: 4,
+            max_batch: 256,
+        }
     }
 }
 
@@ -68,7 +75,11 @@ fn writer_gone() -> StoreError {
 
 /// `sqlite://path`, `sqlite:path` or a plain path.
 fn connect_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
-    let url = if url.starts_with("sqlite:") { url.to_owned() } else { format!("sqlite://{url}") };
+    let url = if url.starts_with("sqlite:") {
+        url.to_owned()
+    } else {
+        format!("sqlite://{url}")
+    };
     Ok(SqliteConnectOptions::from_str(&url)
         .map_err(backend)?
         .create_if_missing(true)
@@ -100,7 +111,9 @@ impl SqliteStore {
     async fn write<T, F>(&self, single_statement: bool, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
     {
         let (tx, rx) = oneshot::channel();
         let work: writer::Work = Box::new(move |conn| {
@@ -113,7 +126,13 @@ impl SqliteStore {
                 (ok, finish)
             })
         });
-        self.writer.send(Job::Write { work, savepoint: !single_statement }).await.map_err(|_| writer_gone())?;
+        self.writer
+            .send(Job::Write {
+                work,
+                savepoint: !single_statement,
+            })
+            .await
+            .map_err(|_| writer_gone())?;
         rx.await.map_err(|_| writer_gone())?
     }
 }
@@ -187,15 +206,22 @@ impl KeyRow {
         Ok(AccessKey {
             id: AccessKeyId(self.id),
             account: AccountId(self.account_id as u64),
-            owner: self.user_id.map_or(KeyOwner::Root, |u| KeyOwner::User(UserId(u as u64))),
-            status: KeyStatus::parse(&self.status).ok_or_else(|| backend(format!("bad key status {}", self.status)))?,
+            owner: self
+                .user_id
+                .map_or(KeyOwner::Root, |u| KeyOwner::User(UserId(u as u64))),
+            status: KeyStatus::parse(&self.status)
+                .ok_or_else(|| backend(format!("bad key status {}", self.status)))?,
             created_at: from_ts(self.created_at),
             last_used_at: self.last_used_at.map(from_ts),
         })
     }
 }
 
-async fn user_by_folded(conn: &mut SqliteConnection, account: i64, folded: &str) -> Result<Option<(i64, User)>, StoreError> {
+async fn user_by_folded(
+    conn: &mut SqliteConnection,
+    account: i64,
+    folded: &str,
+) -> Result<Option<(i64, User)>, StoreError> {
     let row = sqlx::query!(
         r#"SELECT seq AS "seq!", account_id, user_id, user_name, display_name, mobile_phone, email, comments,
                   created_at, updated_at, last_login_at
@@ -231,23 +257,41 @@ async fn user_by_folded(conn: &mut SqliteConnection, account: i64, folded: &str)
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn root_account(&self) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query!("SELECT id, created_at FROM accounts ORDER BY created_at, id LIMIT 1")
-            .fetch_optional(&self.reads)
-            .await
-            .map_err(backend)?;
-        Ok(row.map(|r| Account { id: AccountId(r.id as u64), created_at: from_ts(r.created_at) }))
+        let row =
+            sqlx::query!("SELECT id, created_at FROM accounts ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&self.reads)
+                .await
+                .map_err(backend)?;
+        Ok(row.map(|r| Account {
+            id: AccountId(r.id as u64),
+            created_at: from_ts(r.created_at),
+        }))
     }
 
-    async fn create_account(&self, account: &Account, root_key: &NewAccessKey) -> Result<(), StoreError> {
+    async fn create_account(
+        &self,
+        account: &Account,
+        root_key: &NewAccessKey,
+    ) -> Result<(), StoreError> {
         let id = account.id.0 as i64;
         let created = ts(account.created_at);
         let key = root_key.clone();
         self.write(false, move |conn| {
             Box::pin(async move {
-                sqlx::query!("INSERT INTO accounts (id, created_at) VALUES ($1, $2)", id, created)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| if is_unique_violation(&e, "accounts") { StoreError::AlreadyExists(Entity::Account) } else { backend(e) })?;
+                sqlx::query!(
+                    "INSERT INTO accounts (id, created_at) VALUES ($1, $2)",
+                    id,
+                    created
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e, "accounts") {
+                        StoreError::AlreadyExists(Entity::Account)
+                    } else {
+                        backend(e)
+                    }
+                })?;
                 insert_key(conn, &key, u32::MAX).await
             })
         })
@@ -255,7 +299,11 @@ impl AccountStore for SqliteStore {
     }
 }
 
-async fn insert_key(conn: &mut SqliteConnection, key: &StoredAccessKey, max_per_owner: u32) -> Result<(), StoreError> {
+async fn insert_key(
+    conn: &mut SqliteConnection,
+    key: &StoredAccessKey,
+    max_per_owner: u32,
+) -> Result<(), StoreError> {
     let k = &key.key;
     let id = k.id.as_str();
     let account = k.account.0 as i64;
@@ -286,7 +334,11 @@ async fn insert_key(conn: &mut SqliteConnection, key: &StoredAccessKey, max_per_
             backend(e)
         }
     })?;
-    if done.rows_affected() == 0 { Err(StoreError::LimitExceeded(Entity::AccessKey)) } else { Ok(()) }
+    if done.rows_affected() == 0 {
+        Err(StoreError::LimitExceeded(Entity::AccessKey))
+    } else {
+        Ok(())
+    }
 }
 
 // ---- users ----
@@ -338,9 +390,15 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn user_by_name(&self, account: AccountId, name: &UserName) -> Result<Option<User>, StoreError> {
+    async fn user_by_name(
+        &self,
+        account: AccountId,
+        name: &UserName,
+    ) -> Result<Option<User>, StoreError> {
         let mut conn = self.reads.acquire().await.map_err(backend)?;
-        Ok(user_by_folded(&mut conn, account.0 as i64, &name.folded()).await?.map(|(_, u)| u))
+        Ok(user_by_folded(&mut conn, account.0 as i64, &name.folded())
+            .await?
+            .map(|(_, u)| u))
     }
 
     async fn user_by_id(&self, account: AccountId, id: UserId) -> Result<Option<User>, StoreError> {
@@ -435,7 +493,12 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn list_users(&self, account: AccountId, after: Option<UserCursor>, limit: u32) -> Result<UserPage, StoreError> {
+    async fn list_users(
+        &self,
+        account: AccountId,
+        after: Option<UserCursor>,
+        limit: u32,
+    ) -> Result<UserPage, StoreError> {
         let account = account.0 as i64;
         let after = after.map_or(0, |c| c.0);
         let fetch = i64::from(limit) + 1;
@@ -471,7 +534,10 @@ impl UserStore for SqliteStore {
                 .into(),
             );
         }
-        Ok(UserPage { users, next: if more { last.map(UserCursor) } else { None } })
+        Ok(UserPage {
+            users,
+            next: if more { last.map(UserCursor) } else { None },
+        })
     }
 }
 
@@ -479,9 +545,16 @@ impl UserStore for SqliteStore {
 
 #[async_trait]
 impl AccessKeyStore for SqliteStore {
-    async fn create_access_key(&self, key: &NewAccessKey, max_per_owner: u32) -> Result<(), StoreError> {
+    async fn create_access_key(
+        &self,
+        key: &NewAccessKey,
+        max_per_owner: u32,
+    ) -> Result<(), StoreError> {
         let key = key.clone();
-        self.write(true, move |conn| Box::pin(async move { insert_key(conn, &key, max_per_owner).await })).await
+        self.write(true, move |conn| {
+            Box::pin(async move { insert_key(conn, &key, max_per_owner).await })
+        })
+        .await
     }
 
     async fn access_key(&self, id: &AccessKeyId) -> Result<Option<StoredAccessKey>, StoreError> {
@@ -504,12 +577,19 @@ impl AccessKeyStore for SqliteStore {
                 last_used_at: r.last_used_at,
             }
             .into_key()?;
-            Ok(StoredAccessKey { key, sealed_secret: r.secret_sealed })
+            Ok(StoredAccessKey {
+                key,
+                sealed_secret: r.secret_sealed,
+            })
         })
         .transpose()
     }
 
-    async fn list_access_keys(&self, account: AccountId, owner: KeyOwner) -> Result<Vec<AccessKey>, StoreError> {
+    async fn list_access_keys(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+    ) -> Result<Vec<AccessKey>, StoreError> {
         let account = account.0 as i64;
         let user = owner_id(owner);
         let rows = sqlx::query_as!(
@@ -554,7 +634,12 @@ impl AccessKeyStore for SqliteStore {
         .await
     }
 
-    async fn delete_access_key(&self, account: AccountId, owner: KeyOwner, id: &AccessKeyId) -> Result<(), StoreError> {
+    async fn delete_access_key(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+        id: &AccessKeyId,
+    ) -> Result<(), StoreError> {
         let account = account.0 as i64;
         let user = owner_id(owner);
         let id = id.0.clone();
@@ -569,13 +654,20 @@ impl AccessKeyStore for SqliteStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(backend)?;
-                if done.rows_affected() == 0 { Err(StoreError::NotFound(Entity::AccessKey)) } else { Ok(()) }
+                if done.rows_affected() == 0 {
+                    Err(StoreError::NotFound(Entity::AccessKey))
+                } else {
+                    Ok(())
+                }
             })
         })
         .await
     }
 
-    async fn record_key_usage(&self, usage: &[(AccessKeyId, OffsetDateTime)]) -> Result<(), StoreError> {
+    async fn record_key_usage(
+        &self,
+        usage: &[(AccessKeyId, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
         let usage: Vec<(String, i64)> = usage.iter().map(|(k, t)| (k.0.clone(), ts(*t))).collect();
         self.write(false, move |conn| {
             Box::pin(async move {
@@ -600,9 +692,19 @@ impl AccessKeyStore for SqliteStore {
 
 #[async_trait]
 impl NonceStore for SqliteStore {
-    async fn record_nonce(&self, key: &AccessKeyId, nonce: &str, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn record_nonce(
+        &self,
+        key: &AccessKeyId,
+        nonce: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let job = Job::Nonce { key: key.0.clone(), nonce: nonce.to_owned(), expires_at: ts(expires_at), reply };
+        let job = Job::Nonce {
+            key: key.0.clone(),
+            nonce: nonce.to_owned(),
+            expires_at: ts(expires_at),
+            reply,
+        };
         self.writer.send(job).await.map_err(|_| writer_gone())?;
         rx.await.map_err(|_| writer_gone())?
     }

@@ -35,11 +35,20 @@ pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A write: runs on the writer's connection inside the open transaction and
 /// returns whether it succeeded (to release or roll back its savepoint) and
 /// what to do once the commit outcome is known.
-pub(crate) type Work = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
+pub(crate) type Work =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
 
 pub(crate) enum Job {
-    Write { work: Work, savepoint: bool },
-    Nonce { key: String, nonce: String, expires_at: i64, reply: oneshot::Sender<Result<bool, StoreError>> },
+    Write {
+        work: Work,
+        savepoint: bool,
+    },
+    Nonce {
+        key: String,
+        nonce: String,
+        expires_at: i64,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
 }
 
 pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize) -> mpsc::Sender<Job> {
@@ -60,7 +69,11 @@ async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch:
 }
 
 async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::raw_sql(sql).execute(&mut *conn).await.map(|_| ()).map_err(backend)
+    sqlx::raw_sql(sql)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(backend)
 }
 
 async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
@@ -68,7 +81,12 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
     let mut writes = Vec::new();
     for job in batch {
         match job {
-            Job::Nonce { key, nonce, expires_at, reply } => nonces.push((key, nonce, expires_at, reply)),
+            Job::Nonce {
+                key,
+                nonce,
+                expires_at,
+                reply,
+            } => nonces.push((key, nonce, expires_at, reply)),
             Job::Write { work, savepoint } => writes.push((work, savepoint)),
         }
     }
@@ -88,7 +106,11 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
         }
         let (ok, finish) = (work)(conn).await;
         if savepoint {
-            let end = if ok { exec(conn, "RELEASE job").await } else { exec(conn, "ROLLBACK TO job; RELEASE job").await };
+            let end = if ok {
+                exec(conn, "RELEASE job").await
+            } else {
+                exec(conn, "ROLLBACK TO job; RELEASE job").await
+            };
             if let Err(e) = end {
                 tracing::error!(error = %e, "ending a savepoint failed");
             }
@@ -116,17 +138,27 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
     }
 }
 
-type NonceJob = (String, String, i64, oneshot::Sender<Result<bool, StoreError>>);
+type NonceJob = (
+    String,
+    String,
+    i64,
+    oneshot::Sender<Result<bool, StoreError>>,
+);
 
 /// Inserts the batch's nonces in one statement; returns, per job, whether
 /// its nonce was new. Two jobs with the same (key, nonce) in one batch: only
 /// the first is fresh.
-async fn insert_nonces(conn: &mut SqliteConnection, nonces: &[NonceJob]) -> Result<Vec<bool>, StoreError> {
+async fn insert_nonces(
+    conn: &mut SqliteConnection,
+    nonces: &[NonceJob],
+) -> Result<Vec<bool>, StoreError> {
     if nonces.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<serde_json::Value> =
-        nonces.iter().map(|(k, n, e, _)| serde_json::json!([k, n, e])).collect();
+    let rows: Vec<serde_json::Value> = nonces
+        .iter()
+        .map(|(k, n, e, _)| serde_json::json!([k, n, e]))
+        .collect();
     let json = serde_json::Value::Array(rows).to_string();
     let inserted = sqlx::query!(
         r#"INSERT INTO nonces (access_key_id, nonce, expires_at)
@@ -139,8 +171,14 @@ async fn insert_nonces(conn: &mut SqliteConnection, nonces: &[NonceJob]) -> Resu
     .fetch_all(&mut *conn)
     .await
     .map_err(backend)?;
-    let mut fresh: HashSet<(String, String)> = inserted.into_iter().map(|r| (r.access_key_id, r.nonce)).collect();
-    Ok(nonces.iter().map(|(k, n, _, _)| fresh.remove(&(k.clone(), n.clone()))).collect())
+    let mut fresh: HashSet<(String, String)> = inserted
+        .into_iter()
+        .map(|r| (r.access_key_id, r.nonce))
+        .collect();
+    Ok(nonces
+        .iter()
+        .map(|(k, n, _, _)| fresh.remove(&(k.clone(), n.clone())))
+        .collect())
 }
 
 fn clone_err(e: &StoreError) -> StoreError {

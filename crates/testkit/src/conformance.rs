@@ -10,8 +10,8 @@ use futures_util::future::join_all;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Account, AccountId, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus, MobilePhone,
-    Store, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
+    AccessKey, AccessKeyId, Account, AccountId, Comments, DisplayName, Email, Entity, KeyOwner,
+    KeyStatus, MobilePhone, Store, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
 };
 
 const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
@@ -41,15 +41,27 @@ fn unique() -> u64 {
 }
 
 async fn account(store: &dyn Store) -> AccountId {
-    let id = AccountId(1_000_000_000_000_000 + unique() * 7919 + u64::from(std::process::id()) * 1_000_003);
+    let id = AccountId(
+        1_000_000_000_000_000 + unique() * 7919 + u64::from(std::process::id()) * 1_000_003,
+    );
     let key = key_for(id, KeyOwner::Root, &format!("LTAIroot{}", id.0));
-    store.create_account(&Account { id, created_at: T }, &key).await.expect("create account");
+    store
+        .create_account(&Account { id, created_at: T }, &key)
+        .await
+        .expect("create account");
     id
 }
 
 fn key_for(account: AccountId, owner: KeyOwner, id: &str) -> StoredAccessKey {
     StoredAccessKey {
-        key: AccessKey { id: AccessKeyId(id.into()), account, owner, status: KeyStatus::Active, created_at: T, last_used_at: None },
+        key: AccessKey {
+            id: AccessKeyId(id.into()),
+            account,
+            owner,
+            status: KeyStatus::Active,
+            created_at: T,
+            last_used_at: None,
+        },
         sealed_secret: vec![1, 2, 3, unique() as u8],
     }
 }
@@ -81,11 +93,27 @@ pub async fn users_round_trip(store: &dyn Store) {
     store.create_user(&full, 100).await.unwrap();
     let bare = user(acct, "bare");
     store.create_user(&bare, 100).await.unwrap();
-    assert_eq!(store.user_by_name(acct, &UserName::parse("full.user").unwrap()).await.unwrap(), Some(full.clone()));
-    assert_eq!(store.user_by_id(acct, full.id).await.unwrap(), Some(full.clone()));
-    assert_eq!(store.user_by_name(acct, &bare.name).await.unwrap(), Some(bare.clone()));
+    assert_eq!(
+        store
+            .user_by_name(acct, &UserName::parse("full.user").unwrap())
+            .await
+            .unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(
+        store.user_by_id(acct, full.id).await.unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(
+        store.user_by_name(acct, &bare.name).await.unwrap(),
+        Some(bare.clone())
+    );
     let other = account(store).await;
-    assert_eq!(store.user_by_name(other, &bare.name).await.unwrap(), None, "accounts are separate");
+    assert_eq!(
+        store.user_by_name(other, &bare.name).await.unwrap(),
+        None,
+        "accounts are separate"
+    );
     assert_eq!(store.user_by_id(other, full.id).await.unwrap(), None);
 
     let later = T + time::Duration::hours(1);
@@ -95,35 +123,71 @@ pub async fn users_round_trip(store: &dyn Store) {
         email: Some(Some(Email::parse("b@example.com").unwrap())),
         ..UserPatch::default()
     };
-    let updated = store.update_user(acct, &full.name, &patch, later).await.unwrap();
+    let updated = store
+        .update_user(acct, &full.name, &patch, later)
+        .await
+        .unwrap();
     assert_eq!(updated.name.as_str(), "renamed");
     assert_eq!(updated.comments, None);
     assert_eq!(updated.email.as_ref().unwrap().as_str(), "b@example.com");
     assert_eq!(updated.display_name, full.display_name);
     assert_eq!(updated.updated_at, later);
     assert_eq!(updated.created_at, T);
-    assert_eq!(store.user_by_name(acct, &updated.name).await.unwrap(), Some(updated.clone()));
+    assert_eq!(
+        store.user_by_name(acct, &updated.name).await.unwrap(),
+        Some(updated.clone())
+    );
     assert_eq!(store.user_by_name(acct, &full.name).await.unwrap(), None);
-    let missing = store.update_user(acct, &UserName::parse("ghost").unwrap(), &patch, later).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(Entity::User))), "{missing:?}");
+    let missing = store
+        .update_user(acct, &UserName::parse("ghost").unwrap(), &patch, later)
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(Entity::User))),
+        "{missing:?}"
+    );
 
     store.delete_user(acct, &bare.name).await.unwrap();
     assert_eq!(store.user_by_name(acct, &bare.name).await.unwrap(), None);
-    assert!(matches!(store.delete_user(acct, &bare.name).await, Err(StoreError::NotFound(Entity::User))));
+    assert!(matches!(
+        store.delete_user(acct, &bare.name).await,
+        Err(StoreError::NotFound(Entity::User))
+    ));
 }
 
 pub async fn user_names_are_unique_case_insensitively(store: &dyn Store) {
     let acct = account(store).await;
     store.create_user(&user(acct, "Alice"), 100).await.unwrap();
     let dup = store.create_user(&user(acct, "alice"), 100).await;
-    assert!(matches!(dup, Err(StoreError::AlreadyExists(Entity::User))), "{dup:?}");
+    assert!(
+        matches!(dup, Err(StoreError::AlreadyExists(Entity::User))),
+        "{dup:?}"
+    );
     store.create_user(&user(acct, "bob"), 100).await.unwrap();
-    let rename = UserPatch { name: Some(UserName::parse("ALICE").unwrap()), ..UserPatch::default() };
-    let clash = store.update_user(acct, &UserName::parse("bob").unwrap(), &rename, T).await;
-    assert!(matches!(clash, Err(StoreError::AlreadyExists(Entity::User))), "{clash:?}");
+    let rename = UserPatch {
+        name: Some(UserName::parse("ALICE").unwrap()),
+        ..UserPatch::default()
+    };
+    let clash = store
+        .update_user(acct, &UserName::parse("bob").unwrap(), &rename, T)
+        .await;
+    assert!(
+        matches!(clash, Err(StoreError::AlreadyExists(Entity::User))),
+        "{clash:?}"
+    );
     // Renaming to a different case of one's own name is fine.
-    let recase = UserPatch { name: Some(UserName::parse("BOB").unwrap()), ..UserPatch::default() };
-    assert_eq!(store.update_user(acct, &UserName::parse("bob").unwrap(), &recase, T).await.unwrap().name.as_str(), "BOB");
+    let recase = UserPatch {
+        name: Some(UserName::parse("BOB").unwrap()),
+        ..UserPatch::default()
+    };
+    assert_eq!(
+        store
+            .update_user(acct, &UserName::parse("bob").unwrap(), &recase, T)
+            .await
+            .unwrap()
+            .name
+            .as_str(),
+        "BOB"
+    );
     // The same name in another account is another user.
     let other = account(store).await;
     store.create_user(&user(other, "alice"), 100).await.unwrap();
@@ -132,11 +196,20 @@ pub async fn user_names_are_unique_case_insensitively(store: &dyn Store) {
 pub async fn user_limit_is_exact(store: &dyn Store) {
     let acct = account(store).await;
     for i in 0..3 {
-        store.create_user(&user(acct, &format!("lim{i}")), 3).await.unwrap();
+        store
+            .create_user(&user(acct, &format!("lim{i}")), 3)
+            .await
+            .unwrap();
     }
     let over = store.create_user(&user(acct, "lim3"), 3).await;
-    assert!(matches!(over, Err(StoreError::LimitExceeded(Entity::User))), "{over:?}");
-    store.delete_user(acct, &UserName::parse("lim0").unwrap()).await.unwrap();
+    assert!(
+        matches!(over, Err(StoreError::LimitExceeded(Entity::User))),
+        "{over:?}"
+    );
+    store
+        .delete_user(acct, &UserName::parse("lim0").unwrap())
+        .await
+        .unwrap();
     store.create_user(&user(acct, "lim3"), 3).await.unwrap();
 }
 
@@ -147,7 +220,10 @@ pub async fn list_pages_cover_every_user_once(store: &dyn Store) {
         store.create_user(&user(acct, n), 1000).await.unwrap();
     }
     let other = account(store).await;
-    store.create_user(&user(other, "elsewhere"), 1000).await.unwrap();
+    store
+        .create_user(&user(other, "elsewhere"), 1000)
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     let mut after = None;
     let mut pages = 0;
@@ -165,7 +241,10 @@ pub async fn list_pages_cover_every_user_once(store: &dyn Store) {
     assert_eq!(seen, names, "every user once, in creation order");
     let exact = store.list_users(acct, None, 250).await.unwrap();
     assert_eq!(exact.users.len(), 250);
-    assert_eq!(exact.next, None, "no next page when the page ends exactly at the last user");
+    assert_eq!(
+        exact.next, None,
+        "no next page when the page ends exactly at the last user"
+    );
 }
 
 pub async fn delete_user_with_keys_conflicts(store: &dyn Store) {
@@ -176,11 +255,23 @@ pub async fn delete_user_with_keys_conflicts(store: &dyn Store) {
     store.create_access_key(&k, 2).await.unwrap();
     let r = store.delete_user(acct, &u.name).await;
     assert!(
-        matches!(r, Err(StoreError::DeleteConflict { entity: Entity::User, blocker: Entity::AccessKey })),
+        matches!(
+            r,
+            Err(StoreError::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::AccessKey
+            })
+        ),
         "{r:?}"
     );
-    assert!(store.user_by_name(acct, &u.name).await.unwrap().is_some(), "nothing half-deleted");
-    store.delete_access_key(acct, KeyOwner::User(u.id), &k.key.id).await.unwrap();
+    assert!(
+        store.user_by_name(acct, &u.name).await.unwrap().is_some(),
+        "nothing half-deleted"
+    );
+    store
+        .delete_access_key(acct, KeyOwner::User(u.id), &k.key.id)
+        .await
+        .unwrap();
     store.delete_user(acct, &u.name).await.unwrap();
 }
 
@@ -195,35 +286,106 @@ pub async fn access_keys_round_trip(store: &dyn Store) {
     store.create_access_key(&k1, 2).await.unwrap();
     store.create_access_key(&k2, 2).await.unwrap();
     let k3 = key_for(acct, KeyOwner::User(a.id), &format!("LTAIa3{}", unique()));
-    assert!(matches!(store.create_access_key(&k3, 2).await, Err(StoreError::LimitExceeded(Entity::AccessKey))));
-    let ghost = key_for(acct, KeyOwner::User(UserId(3_999_999_999_999_999)), &format!("LTAIg{}", unique()));
-    assert!(matches!(store.create_access_key(&ghost, 2).await, Err(StoreError::NotFound(Entity::User))));
+    assert!(matches!(
+        store.create_access_key(&k3, 2).await,
+        Err(StoreError::LimitExceeded(Entity::AccessKey))
+    ));
+    let ghost = key_for(
+        acct,
+        KeyOwner::User(UserId(3_999_999_999_999_999)),
+        &format!("LTAIg{}", unique()),
+    );
+    assert!(matches!(
+        store.create_access_key(&ghost, 2).await,
+        Err(StoreError::NotFound(Entity::User))
+    ));
 
-    assert_eq!(store.access_key(&k1.key.id).await.unwrap(), Some(k1.clone()));
-    assert_eq!(store.access_key(&AccessKeyId("LTAInone".into())).await.unwrap(), None);
-    let listed = store.list_access_keys(acct, KeyOwner::User(a.id)).await.unwrap();
+    assert_eq!(
+        store.access_key(&k1.key.id).await.unwrap(),
+        Some(k1.clone())
+    );
+    assert_eq!(
+        store
+            .access_key(&AccessKeyId("LTAInone".into()))
+            .await
+            .unwrap(),
+        None
+    );
+    let listed = store
+        .list_access_keys(acct, KeyOwner::User(a.id))
+        .await
+        .unwrap();
     assert_eq!(listed, vec![k1.key.clone(), k2.key.clone()]);
-    assert!(store.list_access_keys(acct, KeyOwner::User(b.id)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_access_keys(acct, KeyOwner::User(b.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let root = store.list_access_keys(acct, KeyOwner::Root).await.unwrap();
     assert_eq!(root.len(), 1, "the bootstrap key");
 
-    store.set_access_key_status(acct, KeyOwner::User(a.id), &k1.key.id, KeyStatus::Inactive).await.unwrap();
-    assert_eq!(store.access_key(&k1.key.id).await.unwrap().unwrap().key.status, KeyStatus::Inactive);
-    let wrong_owner = store.set_access_key_status(acct, KeyOwner::User(b.id), &k1.key.id, KeyStatus::Active).await;
-    assert!(matches!(wrong_owner, Err(StoreError::NotFound(Entity::AccessKey))));
-    let wrong_owner = store.delete_access_key(acct, KeyOwner::Root, &k1.key.id).await;
-    assert!(matches!(wrong_owner, Err(StoreError::NotFound(Entity::AccessKey))));
+    store
+        .set_access_key_status(acct, KeyOwner::User(a.id), &k1.key.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .access_key(&k1.key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .key
+            .status,
+        KeyStatus::Inactive
+    );
+    let wrong_owner = store
+        .set_access_key_status(acct, KeyOwner::User(b.id), &k1.key.id, KeyStatus::Active)
+        .await;
+    assert!(matches!(
+        wrong_owner,
+        Err(StoreError::NotFound(Entity::AccessKey))
+    ));
+    let wrong_owner = store
+        .delete_access_key(acct, KeyOwner::Root, &k1.key.id)
+        .await;
+    assert!(matches!(
+        wrong_owner,
+        Err(StoreError::NotFound(Entity::AccessKey))
+    ));
     assert!(store.access_key(&k1.key.id).await.unwrap().is_some());
 
     let later = T + time::Duration::minutes(5);
-    store.record_key_usage(&[(k2.key.id.clone(), later)]).await.unwrap();
-    store.record_key_usage(&[(k2.key.id.clone(), T)]).await.unwrap();
-    assert_eq!(store.access_key(&k2.key.id).await.unwrap().unwrap().key.last_used_at, Some(later), "never goes back");
+    store
+        .record_key_usage(&[(k2.key.id.clone(), later)])
+        .await
+        .unwrap();
+    store
+        .record_key_usage(&[(k2.key.id.clone(), T)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .access_key(&k2.key.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .key
+            .last_used_at,
+        Some(later),
+        "never goes back"
+    );
 
-    store.delete_access_key(acct, KeyOwner::User(a.id), &k1.key.id).await.unwrap();
+    store
+        .delete_access_key(acct, KeyOwner::User(a.id), &k1.key.id)
+        .await
+        .unwrap();
     assert_eq!(store.access_key(&k1.key.id).await.unwrap(), None);
     assert!(matches!(
-        store.delete_access_key(acct, KeyOwner::User(a.id), &k1.key.id).await,
+        store
+            .delete_access_key(acct, KeyOwner::User(a.id), &k1.key.id)
+            .await,
         Err(StoreError::NotFound(Entity::AccessKey))
     ));
     store.create_access_key(&k3, 2).await.unwrap();
@@ -235,12 +397,29 @@ pub async fn nonces_are_remembered(store: &dyn Store) {
     let exp = T + time::Duration::minutes(15);
     assert!(store.record_nonce(&k1, "n1", exp).await.unwrap());
     assert!(!store.record_nonce(&k1, "n1", exp).await.unwrap(), "replay");
-    assert!(store.record_nonce(&k2, "n1", exp).await.unwrap(), "nonces are per key");
-    assert!(store.record_nonce(&k1, "n2", T + time::Duration::minutes(1)).await.unwrap());
-    let purged = store.purge_nonces(T + time::Duration::minutes(2)).await.unwrap();
+    assert!(
+        store.record_nonce(&k2, "n1", exp).await.unwrap(),
+        "nonces are per key"
+    );
+    assert!(
+        store
+            .record_nonce(&k1, "n2", T + time::Duration::minutes(1))
+            .await
+            .unwrap()
+    );
+    let purged = store
+        .purge_nonces(T + time::Duration::minutes(2))
+        .await
+        .unwrap();
     assert!(purged >= 1);
-    assert!(store.record_nonce(&k1, "n2", exp).await.unwrap(), "expired nonces are forgotten");
-    assert!(!store.record_nonce(&k1, "n1", exp).await.unwrap(), "unexpired nonces are kept");
+    assert!(
+        store.record_nonce(&k1, "n2", exp).await.unwrap(),
+        "expired nonces are forgotten"
+    );
+    assert!(
+        !store.record_nonce(&k1, "n1", exp).await.unwrap(),
+        "unexpired nonces are kept"
+    );
 }
 
 pub async fn concurrent_same_name_creates(store: Arc<dyn Store>) {
@@ -251,7 +430,10 @@ pub async fn concurrent_same_name_creates(store: Arc<dyn Store>) {
     }))
     .await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
-    let dup = results.iter().filter(|r| matches!(r, Err(StoreError::AlreadyExists(Entity::User)))).count();
+    let dup = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::AlreadyExists(Entity::User))))
+        .count();
     assert_eq!((ok, dup), (1, 63), "{results:?}");
 }
 
@@ -260,7 +442,12 @@ pub async fn concurrent_same_nonce(store: Arc<dyn Store>) {
     let results = join_all((0..64).map(|_| {
         let store = store.clone();
         let key = key.clone();
-        async move { store.record_nonce(&key, "same", T + time::Duration::minutes(15)).await.unwrap() }
+        async move {
+            store
+                .record_nonce(&key, "same", T + time::Duration::minutes(15))
+                .await
+                .unwrap()
+        }
     }))
     .await;
     assert_eq!(results.iter().filter(|fresh| **fresh).count(), 1);
@@ -273,14 +460,27 @@ pub async fn concurrent_key_create_delete(store: Arc<dyn Store>) {
     let tasks = (0..32).map(|i| {
         let store = store.clone();
         async move {
-            let k = key_for(acct, KeyOwner::User(u.id), &format!("LTAIchurn{i}x{}", unique()));
+            let k = key_for(
+                acct,
+                KeyOwner::User(u.id),
+                &format!("LTAIchurn{i}x{}", unique()),
+            );
             if store.create_access_key(&k, 2).await.is_ok() {
-                store.delete_access_key(acct, KeyOwner::User(u.id), &k.key.id).await.unwrap();
+                store
+                    .delete_access_key(acct, KeyOwner::User(u.id), &k.key.id)
+                    .await
+                    .unwrap();
             }
         }
     });
     join_all(tasks).await;
-    assert!(store.list_access_keys(acct, KeyOwner::User(u.id)).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_access_keys(acct, KeyOwner::User(u.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.delete_user(acct, &u.name).await.unwrap();
 }
 
@@ -293,7 +493,9 @@ mod tests {
     async fn fresh() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
-        let store = SqliteStore::open(&url, SqliteOptions::default()).await.unwrap();
+        let store = SqliteStore::open(&url, SqliteOptions::default())
+            .await
+            .unwrap();
         (dir, store)
     }
 
@@ -313,12 +515,33 @@ mod tests {
     async fn sqlite_writes_persist_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
-        let store = SqliteStore::open(&url, SqliteOptions::default()).await.unwrap();
+        let store = SqliteStore::open(&url, SqliteOptions::default())
+            .await
+            .unwrap();
         let acct = account(&store).await;
         store.create_user(&user(acct, "durable"), 10).await.unwrap();
-        assert!(store.record_nonce(&AccessKeyId("k".into()), "n", T).await.unwrap());
-        let again = SqliteStore::open(&url, SqliteOptions::default()).await.unwrap();
-        assert!(again.user_by_name(acct, &UserName::parse("durable").unwrap()).await.unwrap().is_some());
-        assert!(!again.record_nonce(&AccessKeyId("k".into()), "n", T).await.unwrap(), "nonces survive a restart");
+        assert!(
+            store
+                .record_nonce(&AccessKeyId("k".into()), "n", T)
+                .await
+                .unwrap()
+        );
+        let again = SqliteStore::open(&url, SqliteOptions::default())
+            .await
+            .unwrap();
+        assert!(
+            again
+                .user_by_name(acct, &UserName::parse("durable").unwrap())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            !again
+                .record_nonce(&AccessKeyId("k".into()), "n", T)
+                .await
+                .unwrap(),
+            "nonces survive a restart"
+        );
     }
 }

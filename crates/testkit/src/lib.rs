@@ -53,7 +53,10 @@ pub struct Creds {
 
 impl Creds {
     pub fn root() -> Self {
-        Self { id: "LTAI5tTestRootKey0000001".into(), secret: "TestRootSecret0123456789abcdef".into() }
+        Self {
+            id: "LTAI5tTestRootKey0000001".into(),
+            secret: "TestRootSecret0123456789abcdef".into(),
+        }
     }
 }
 
@@ -84,16 +87,29 @@ impl TestService {
     async fn build(root: Creds, limits: Limits) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("trustdesk.db").display());
-        let store = SqliteStore::open(&url, SqliteOptions::default()).await.expect("open store");
+        let store = SqliteStore::open(&url, SqliteOptions::default())
+            .await
+            .expect("open store");
         let clock = FixedClock::at(T0);
         let master = MasterKey::from_bytes(&[42u8; 32]).expect("master key");
         let service = Service::new(Arc::new(store), master, Arc::new(clock.clone()), limits);
         let boot = service
-            .bootstrap(Some(BootstrapKey { id: root.id.clone(), secret: AccessKeySecret::new(root.secret.clone()) }))
+            .bootstrap(Some(BootstrapKey {
+                id: root.id.clone(),
+                secret: AccessKeySecret::new(root.secret.clone()),
+            }))
             .await
             .expect("bootstrap");
-        let Bootstrap::Created { account, .. } = boot else { panic!("fresh database expected") };
-        Self { service, clock, root, account, dir }
+        let Bootstrap::Created { account, .. } = boot else {
+            panic!("fresh database expected")
+        };
+        Self {
+            service,
+            clock,
+            root,
+            account,
+            dir,
+        }
     }
 
     /// Path of the SQLite database file.
@@ -109,7 +125,12 @@ pub fn nonce() -> String {
 
 /// A V1-signed request as the old Python SDK sends RAM calls: POST, every
 /// parameter in the query string, empty body.
-pub fn v1_request(creds: &Creds, at: OffsetDateTime, action: &str, business: &[(&str, &str)]) -> Request<Body> {
+pub fn v1_request(
+    creds: &Creds,
+    at: OffsetDateTime,
+    action: &str,
+    business: &[(&str, &str)],
+) -> Request<Body> {
     v1_request_with(creds, at, "POST", action, "JSON", business)
 }
 
@@ -122,11 +143,16 @@ pub fn v1_request_with(
     format: &str,
     business: &[(&str, &str)],
 ) -> Request<Body> {
-    let mut params = Params::from_pairs([("Action", action), ("Version", "2015-05-01"), ("Format", format)]);
+    let mut params = Params::from_pairs([
+        ("Action", action),
+        ("Version", "2015-05-01"),
+        ("Format", format),
+    ]);
     for (k, v) in business {
         params.insert(*k, *v);
     }
-    let query = trustdesk_auth::sign::v1_query(method, params, &creds.id, &creds.secret, &nonce(), at);
+    let query =
+        trustdesk_auth::sign::v1_query(method, params, &creds.id, &creds.secret, &nonce(), at);
     Request::builder()
         .method(method)
         .uri(format!("/?{query}"))
@@ -137,7 +163,12 @@ pub fn v1_request_with(
 
 /// An ACS3-signed request as the tea SDK sends RAM calls: POST, business
 /// parameters in the query, empty body, facts in `x-acs-*` headers.
-pub fn acs3_request(creds: &Creds, at: OffsetDateTime, action: &str, business: &[(&str, &str)]) -> Request<Body> {
+pub fn acs3_request(
+    creds: &Creds,
+    at: OffsetDateTime,
+    action: &str,
+    business: &[(&str, &str)],
+) -> Request<Body> {
     let query = Params::from_pairs(business.iter().copied());
     let signed = trustdesk_auth::sign::acs3_request(
         "POST",
@@ -152,7 +183,11 @@ pub fn acs3_request(creds: &Creds, at: OffsetDateTime, action: &str, business: &
         &nonce(),
         at,
     );
-    let uri = if signed.query.is_empty() { "/".to_owned() } else { format!("/?{}", signed.query) };
+    let uri = if signed.query.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/?{}", signed.query)
+    };
     let mut builder = Request::builder().method("POST").uri(uri);
     for (k, v) in &signed.headers {
         builder = builder.header(k.as_str(), v.as_str());
