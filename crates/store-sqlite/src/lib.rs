@@ -16,6 +16,7 @@
 //! SQL is checked at compile time with sqlx's macros against the schema in
 //! `migrations/`; the offline data lives in `.sqlx/` (see README.md).
 
+mod cache;
 mod writer;
 
 use std::str::FromStr;
@@ -61,6 +62,7 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     reads: SqlitePool,
     writer: mpsc::Sender<Job>,
+    users: cache::UserCache,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -102,7 +104,11 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         let writer = writer::spawn(conn, opts.max_batch);
-        Ok(Self { reads, writer })
+        Ok(Self {
+            reads,
+            writer,
+            users: cache::UserCache::default(),
+        })
     }
 
     /// Runs `f` on the writer inside the batch transaction and returns its
@@ -347,7 +353,8 @@ async fn insert_key(
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError> {
         let u = user.clone();
-        self.write(true, move |conn| {
+        let (account, folded) = (user.account.0 as i64, user.name.folded());
+        let result = self.write(true, move |conn| {
             Box::pin(async move {
                 let account = u.account.0 as i64;
                 let user_id = u.id.0 as i64;
@@ -387,7 +394,11 @@ impl UserStore for SqliteStore {
                 if done.rows_affected() == 0 { Err(StoreError::LimitExceeded(Entity::User)) } else { Ok(()) }
             })
         })
-        .await
+        .await;
+        if result.is_ok() {
+            self.users.invalidate(account, &[&folded]);
+        }
+        result
     }
 
     async fn user_by_name(
@@ -395,10 +406,19 @@ impl UserStore for SqliteStore {
         account: AccountId,
         name: &UserName,
     ) -> Result<Option<User>, StoreError> {
+        let (account, folded) = (account.0 as i64, name.folded());
+        let generation = match self.users.get(account, &folded) {
+            Ok(user) => return Ok(Some(user)),
+            Err(generation) => generation,
+        };
         let mut conn = self.reads.acquire().await.map_err(backend)?;
-        Ok(user_by_folded(&mut conn, account.0 as i64, &name.folded())
+        let user = user_by_folded(&mut conn, account, &folded)
             .await?
-            .map(|(_, u)| u))
+            .map(|(_, u)| u);
+        if let Some(u) = &user {
+            self.users.fill(generation, account, folded, u);
+        }
+        Ok(user)
     }
 
     async fn user_by_id(&self, account: AccountId, id: UserId) -> Result<Option<User>, StoreError> {
@@ -427,8 +447,9 @@ impl UserStore for SqliteStore {
     ) -> Result<User, StoreError> {
         let account = account.0 as i64;
         let folded = name.folded();
+        let old = folded.clone();
         let patch = patch.clone();
-        self.write(false, move |conn| {
+        let result = self.write(false, move |conn| {
             Box::pin(async move {
                 let (seq, current) = user_by_folded(conn, account, &folded).await?.ok_or(StoreError::NotFound(Entity::User))?;
                 let next = patch.apply(&current, now);
@@ -464,13 +485,18 @@ impl UserStore for SqliteStore {
                 Ok(next)
             })
         })
-        .await
+        .await;
+        if let Ok(user) = &result {
+            self.users.invalidate(account, &[&old, &user.name.folded()]);
+        }
+        result
     }
 
     async fn delete_user(&self, account: AccountId, name: &UserName) -> Result<(), StoreError> {
         let account = account.0 as i64;
         let folded = name.folded();
-        self.write(true, move |conn| {
+        let gone = folded.clone();
+        let result = self.write(true, move |conn| {
             Box::pin(async move {
                 let done = sqlx::query!(
                     r#"DELETE FROM users WHERE account_id = $1 AND user_name_folded = $2
@@ -490,7 +516,11 @@ impl UserStore for SqliteStore {
                 }
             })
         })
-        .await
+        .await;
+        if result.is_ok() {
+            self.users.invalidate(account, &[&gone]);
+        }
+        result
     }
 
     async fn list_users(

@@ -50,7 +50,11 @@ struct Args {
     #[arg(long, env = "TRUSTDESK_LOADGEN_ACCESS_KEY_ID")]
     access_key_id: String,
     /// AccessKey secret to sign with.
-    #[arg(long, env = "TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET",
+        hide_env_values = true
+    )]
     access_key_secret: String,
     /// What to send.
     #[arg(long, value_enum)]
@@ -103,10 +107,17 @@ fn wall_clock() -> time::OffsetDateTime {
 /// CPU seconds this process has used (utime + stime from /proc/self/stat,
 /// at the usual 100 ticks per second).
 fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -130,7 +141,11 @@ fn build_query(shared: &Shared, worker: usize, seq: u64, marker: Option<&str>) -
         Format::Json => "JSON",
         Format::Xml => "XML",
     };
-    let mut p = Params::from_pairs([("Version", "2015-05-01"), ("Format", format), ("RegionId", "cn-hangzhou")]);
+    let mut p = Params::from_pairs([
+        ("Version", "2015-05-01"),
+        ("Format", format),
+        ("RegionId", "cn-hangzhou"),
+    ]);
     match a.action {
         Action::CreateUser | Action::Populate => {
             p.insert("Action", "CreateUser");
@@ -154,17 +169,35 @@ fn build_query(shared: &Shared, worker: usize, seq: u64, marker: Option<&str>) -
         }
     }
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    trustdesk_auth::sign::v1_query("POST", p, &a.access_key_id, &a.access_key_secret, &nonce, wall_clock())
+    trustdesk_auth::sign::v1_query(
+        "POST",
+        p,
+        &a.access_key_id,
+        &a.access_key_secret,
+        &nonce,
+        wall_clock(),
+    )
 }
 
-async fn worker(shared: Arc<Shared>, id: usize, warm_until: Instant, stop_at: Instant) -> anyhow::Result<Tally> {
+async fn worker(
+    shared: Arc<Shared>,
+    id: usize,
+    warm_until: Instant,
+    stop_at: Instant,
+) -> anyhow::Result<Tally> {
     let a = &shared.args;
-    let stream = tokio::net::TcpStream::connect(a.endpoint).await.context("connecting")?;
+    let stream = tokio::net::TcpStream::connect(a.endpoint)
+        .await
+        .context("connecting")?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let host = a.endpoint.to_string();
-    let limit = if a.action == Action::Populate { a.count } else { a.requests };
+    let limit = if a.action == Action::Populate {
+        a.count
+    } else {
+        a.requests
+    };
     let mut tally = Tally::default();
     let mut marker: Option<String> = None;
     let mut seq = 0u64;
@@ -190,7 +223,10 @@ async fn worker(shared: Arc<Shared>, id: usize, warm_until: Instant, stop_at: In
         let elapsed = started.elapsed();
         if a.action == Action::ListUsers && a.deep && status.is_success() {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            marker = v["Marker"].as_str().filter(|_| v["IsTruncated"] == true).map(str::to_owned);
+            marker = v["Marker"]
+                .as_str()
+                .filter(|_| v["IsTruncated"] == true)
+                .map(str::to_owned);
         }
         if status.is_success() && a.action == Action::Populate {
             let done = shared.created.fetch_add(1, Ordering::Relaxed) + 1;
@@ -201,14 +237,21 @@ async fn worker(shared: Arc<Shared>, id: usize, warm_until: Instant, stop_at: In
         if !measured {
             continue;
         }
-        tally.latencies_us.push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+        tally
+            .latencies_us
+            .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
         if status.is_success() {
             tally.ok += 1;
         } else {
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let code = v["Code"].as_str().unwrap_or("?");
-            *tally.errors.entry(format!("{} {code}", status.as_u16())).or_default() += 1;
-            tally.sample_error.get_or_insert_with(|| String::from_utf8_lossy(&body).into_owned());
+            *tally
+                .errors
+                .entry(format!("{} {code}", status.as_u16()))
+                .or_default() += 1;
+            tally
+                .sample_error
+                .get_or_insert_with(|| String::from_utf8_lossy(&body).into_owned());
         }
     }
     Ok(tally)
@@ -225,14 +268,24 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if !args.endpoint.ip().is_loopback() {
-        bail!("refusing to send load to {}: only loopback addresses are allowed", args.endpoint);
+        bail!(
+            "refusing to send load to {}: only loopback addresses are allowed",
+            args.endpoint
+        );
     }
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads.max(1)).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
     let populate = args.action == Action::Populate;
-    let (warmup, duration) = if populate { (0.0, 3600.0) } else { (args.warmup, args.duration) };
+    let (warmup, duration) = if populate {
+        (0.0, 3600.0)
+    } else {
+        (args.warmup, args.duration)
+    };
     println!(
         "setup: endpoint={} action={:?} concurrency={} bound={} requests or {:.0}s (+{:.0}s warm-up) format={:?} threads={}",
         args.endpoint,
@@ -245,7 +298,11 @@ fn main() -> anyhow::Result<()> {
         args.threads
     );
     let concurrency = args.concurrency;
-    let shared = Arc::new(Shared { args, issued: AtomicU64::new(0), created: AtomicU64::new(0) });
+    let shared = Arc::new(Shared {
+        args,
+        issued: AtomicU64::new(0),
+        created: AtomicU64::new(0),
+    });
     let cpu_before = own_cpu_seconds();
     let start = Instant::now();
     let warm_until = start + Duration::from_secs_f64(warmup);
@@ -260,7 +317,9 @@ fn main() -> anyhow::Result<()> {
         }
         out
     });
-    let measured = Instant::now().saturating_duration_since(warm_until).as_secs_f64();
+    let measured = Instant::now()
+        .saturating_duration_since(warm_until)
+        .as_secs_f64();
     let cpu = own_cpu_seconds() - cpu_before;
     let mut all = Tally::default();
     let mut failed_workers = 0;
@@ -284,23 +343,36 @@ fn main() -> anyhow::Result<()> {
     let n = all.latencies_us.len() as u64;
     let errors: u64 = all.errors.values().sum();
     let rps = n as f64 / measured;
-    let (p50, p90, p99) =
-        (percentile(&all.latencies_us, 0.50), percentile(&all.latencies_us, 0.90), percentile(&all.latencies_us, 0.99));
-    let max = all.latencies_us.last().map_or(f64::NAN, |m| f64::from(*m) / 1000.0);
+    let (p50, p90, p99) = (
+        percentile(&all.latencies_us, 0.50),
+        percentile(&all.latencies_us, 0.90),
+        percentile(&all.latencies_us, 0.99),
+    );
+    let max = all
+        .latencies_us
+        .last()
+        .map_or(f64::NAN, |m| f64::from(*m) / 1000.0);
     println!(
         "requests={n} ok={} errors={errors} elapsed={measured:.2}s rate={rps:.0} req/s latency_ms p50={p50:.3} p90={p90:.3} p99={p99:.3} max={max:.3}",
         all.ok
     );
     println!(
         "loadgen_cpu={cpu:.2}s ({:.1} us/request, {:.0}% of one core)",
-        if n > 0 { cpu * 1e6 / n as f64 } else { f64::NAN },
+        if n > 0 {
+            cpu * 1e6 / n as f64
+        } else {
+            f64::NAN
+        },
         cpu / measured * 100.0
     );
     for (k, v) in &all.errors {
         println!("error {k}: {v}");
     }
     if let Some(s) = &all.sample_error {
-        println!("sample error body: {}", s.chars().take(300).collect::<String>());
+        println!(
+            "sample error body: {}",
+            s.chars().take(300).collect::<String>()
+        );
     }
     if shared.args.json {
         println!(
