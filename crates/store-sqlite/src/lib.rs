@@ -88,7 +88,10 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5)))
+        .busy_timeout(Duration::from_secs(5))
+        // Statement journals (taken by multi-row statements inside a
+        // transaction) stay in memory instead of temporary files.
+        .pragma("temp_store", "memory"))
 }
 
 impl SqliteStore {
