@@ -44,6 +44,11 @@ pub(crate) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 pub(crate) type Work =
     Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (bool, Finish)> + Send>;
 
+/// Batches at least this big mean load: linger before the next commit.
+const LINGER_THRESHOLD: usize = 4;
+/// Scheduler yields spent gathering more jobs before committing.
+const LINGER_ROUNDS: usize = 2;
+
 pub(crate) enum Job {
     Write {
         work: Work,
@@ -65,10 +70,27 @@ pub(crate) fn spawn(conn: SqliteConnection, max_batch: usize) -> mpsc::Sender<Jo
 
 async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch = Vec::with_capacity(max_batch);
+    let mut last_len = 0;
     loop {
         if rx.recv_many(&mut batch, max_batch).await == 0 {
             break;
         }
+        // Under load (the previous batch was not tiny), give the request
+        // tasks that are already running a moment to enqueue their writes:
+        // a bigger batch shares one fsync among more requests. When idle,
+        // commit at once, so a lone request pays no extra latency.
+        if last_len >= LINGER_THRESHOLD {
+            for _ in 0..LINGER_ROUNDS {
+                tokio::task::yield_now().await;
+                while batch.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        last_len = batch.len();
         run_batch(&mut conn, std::mem::take(&mut batch)).await;
     }
     let _ = conn.close().await;
