@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use trustdesk_service::RequestId;
 
 use crate::action::Action;
@@ -96,12 +95,23 @@ fn encode_failed(e: &dyn std::fmt::Display) -> RpcError {
 }
 
 /// The vendor's date format: `YYYY-MM-DDThh:mm:ssZ`, UTC, whole seconds.
+/// Written by hand: a page of 100 users formats 200 dates, and the generic
+/// RFC 3339 formatter showed up in profiles.
 pub fn vendor_date(t: OffsetDateTime) -> String {
-    let t = t
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_default()
+    use std::fmt::Write;
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let mut out = String::with_capacity(20);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    out
 }
 
 #[cfg(test)]
