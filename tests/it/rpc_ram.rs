@@ -90,6 +90,9 @@ async fn create_get_update_delete_user() {
     );
 }
 
+/// Parameters of a CreateUser call and the error code it must get (`None`: success).
+type Case<'a> = (Vec<(&'a str, &'a str)>, Option<&'a str>);
+
 #[tokio::test]
 async fn create_user_validation_table() {
     let h = Harness::new().await;
@@ -99,7 +102,7 @@ async fn create_user_validation_table() {
     let cjk129 = "张".repeat(129);
     let c128 = "c".repeat(128);
     let c129 = "c".repeat(129);
-    let cases: Vec<(Vec<(&str, &str)>, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (vec![("UserName", &long64)], None),
         (vec![("UserName", "a.b@c_d-e")], None),
         (

@@ -11,7 +11,6 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use time::OffsetDateTime;
 use trustdesk_service::RequestId;
 
 use crate::action::Action;
@@ -94,42 +93,13 @@ fn encode_failed(e: &dyn std::fmt::Display) -> RpcError {
     RpcError::internal()
 }
 
-/// The vendor's date format: `YYYY-MM-DDThh:mm:ssZ`, UTC, whole seconds.
-/// Written by hand: a page of 100 users formats 200 dates, and the generic
-/// RFC 3339 formatter showed up in profiles.
-pub fn vendor_date(t: OffsetDateTime) -> String {
-    use std::fmt::Write;
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let mut out = String::with_capacity(20);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    out
-}
+/// The vendor's date format, `YYYY-MM-DDThh:mm:ssZ` in UTC: the same
+/// format signatures carry, so one formatter serves both.
+pub use trustdesk_auth::format_timestamp as vendor_date;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn dates_have_whole_seconds_and_z() {
-        assert_eq!(
-            vendor_date(datetime!(2015-01-23 12:33:18.123 UTC)),
-            "2015-01-23T12:33:18Z"
-        );
-        assert_eq!(
-            vendor_date(datetime!(2015-01-23 20:33:18 +08:00)),
-            "2015-01-23T12:33:18Z"
-        );
-    }
 
     #[test]
     fn format_parameter() {

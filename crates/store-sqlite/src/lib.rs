@@ -230,9 +230,10 @@ async fn user_by_folded(
     conn: &mut SqliteConnection,
     account: i64,
     folded: &str,
-) -> Result<Option<(i64, User)>, StoreError> {
-    let row = sqlx::query!(
-        r#"SELECT seq AS "seq!", account_id, user_id, user_name, display_name, mobile_phone, email, comments,
+) -> Result<Option<User>, StoreError> {
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
                   created_at, updated_at, last_login_at
            FROM users WHERE account_id = $1 AND user_name_folded = $2"#,
         account,
@@ -241,24 +242,7 @@ async fn user_by_folded(
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
-    Ok(row.map(|r| {
-        (
-            r.seq,
-            UserRow {
-                account_id: r.account_id,
-                user_id: r.user_id,
-                user_name: r.user_name,
-                display_name: r.display_name,
-                mobile_phone: r.mobile_phone,
-                email: r.email,
-                comments: r.comments,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-                last_login_at: r.last_login_at,
-            }
-            .into(),
-        )
-    }))
+    Ok(row.map(User::from))
 }
 
 // ---- accounts ----
@@ -415,9 +399,7 @@ impl UserStore for SqliteStore {
             Err(generation) => generation,
         };
         let mut conn = self.reads.acquire().await.map_err(backend)?;
-        let user = user_by_folded(&mut conn, account, &folded)
-            .await?
-            .map(|(_, u)| u);
+        let user = user_by_folded(&mut conn, account, &folded).await?;
         if let Some(u) = &user {
             self.users.fill(generation, account, folded, u);
         }
@@ -454,7 +436,8 @@ impl UserStore for SqliteStore {
         let patch = patch.clone();
         let result = self.write(false, move |conn| {
             Box::pin(async move {
-                let (seq, current) = user_by_folded(conn, account, &folded).await?.ok_or(StoreError::NotFound(Entity::User))?;
+                let current = user_by_folded(conn, account, &folded).await?.ok_or(StoreError::NotFound(Entity::User))?;
+                let user_id = current.id.0 as i64;
                 let next = patch.apply(&current, now);
                 let name = next.name.as_str();
                 let new_folded = next.name.folded();
@@ -466,7 +449,7 @@ impl UserStore for SqliteStore {
                 sqlx::query!(
                     r#"UPDATE users SET user_name = $1, user_name_folded = $2, display_name = $3, mobile_phone = $4,
                                         email = $5, comments = $6, updated_at = $7
-                       WHERE seq = $8"#,
+                       WHERE user_id = $8"#,
                     name,
                     new_folded,
                     display,
@@ -474,7 +457,7 @@ impl UserStore for SqliteStore {
                     email,
                     comments,
                     updated,
-                    seq
+                    user_id
                 )
                 .execute(&mut *conn)
                 .await
