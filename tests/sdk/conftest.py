@@ -1,222 +1,218 @@
-"""Official-SDK conformance suite: fixtures.
+"""Official-SDK conformance suite: the server process and the clients.
 
-A session fixture starts the real `trustdesk` binary on a free loopback port
-with a fresh data directory and a known root key; the tests drive it with
-the official Alibaba SDKs:
+A session fixture starts the real `trustdesk` binary (TRUSTDESK_BIN, default
+target/debug/trustdesk) on a free loopback port with a fresh data directory
+and a known root AccessKey, configured only through environment variables.
+Tests drive it with the official Alibaba SDKs (see sdk_clients.py); state is
+kept across the session, so every test names its entities with
+`unique_name()`.
 
-* old SDK: aliyun-python-sdk-core + aliyun-python-sdk-ram (signature V1),
-  in JSON and in XML format;
-* tea SDK: alibabacloud_ram20150501 on alibabacloud-tea-openapi, with its
-  default ACS3-HMAC-SHA256 signature and forced to V1 (signature_algorithm='v2').
-
-`Ram` wraps each client behind one interface (`call(action, **params)`
-returning the response as a dict, raising `ApiError`), so every test reads
-the same for all four ways of calling.
+When a test fails, the server log lines written while it ran are attached to
+its report ("trustdesk server log" section).
 """
 
-import importlib
-import json
+from __future__ import annotations
+
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
-import uuid
-import xml.etree.ElementTree as ET
 
 import pytest
 
-ROOT_ID = "LTAI5tSdkSuiteRootKey001"
-ROOT_SECRET = "SdkSuiteRootSecret0123456789ab"
-# RAM lists: a wrapper element holding repeated items (reference §a.5).
-LIST_WRAPPERS = {"Users": "User", "AccessKeys": "AccessKey"}
+import sdk_clients
+from sdk_clients import KINDS
+
+ROOT_KEY_ID = "LTAI5tSdkSuiteRootKey001"
+ROOT_KEY_SECRET = "SdkSuiteRootSecret7Q2w9E4r6T8y"  # 30 alphanumerics
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# Everything goes to 127.0.0.1: never through a proxy from the environment.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    os.environ.pop(_var, None)
 
 
-class ApiError(Exception):
-    def __init__(self, code, status, message, raw=None):
-        super().__init__(f"{status} {code}: {message}")
-        self.code, self.status, self.message, self.raw = code, status, message, raw
-
-
-def _free_port():
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
-    binary = os.environ.get("TRUSTDESK_BIN", "target/debug/trustdesk")
-    if not os.path.exists(binary):
-        pytest.exit(f"server binary {binary} not found; build it with `cargo build -p trustdesk`", 2)
-    port = _free_port()
-    data = tempfile.mkdtemp(prefix="trustdesk-sdk-")
-    log_path = os.path.join(data, "server.log")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "TRUSTDESK_LISTEN": f"127.0.0.1:{port}",
-        "TRUSTDESK_DATA_DIR": os.path.join(data, "data"),
-        "TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID": ROOT_ID,
-        "TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET": ROOT_SECRET,
-        "TRUSTDESK_LOG_FORMAT": "text",
-        "TRUSTDESK_LOG": "info",
-    }
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.exit(f"server exited: {open(log_path).read()}", 2)
+class Server:
+    def __init__(self, binary: str):
+        self.binary = binary
+        self.port = _free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
+        self.tmp = tempfile.mkdtemp(prefix="trustdesk-sdk-")
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.proc = None
+
+    def start(self):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "TRUSTDESK_LISTEN": self.endpoint,
+            "TRUSTDESK_DATA_DIR": os.path.join(self.tmp, "data"),
+            "TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID": ROOT_KEY_ID,
+            "TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET": ROOT_KEY_SECRET,
+            "TRUSTDESK_LOG_FORMAT": "text",
+            "NO_COLOR": "1",
+        }
+        if os.environ.get("TRUSTDESK_LOG"):  # e.g. TRUSTDESK_LOG=debug to see requests in failure reports
+            env["TRUSTDESK_LOG"] = os.environ["TRUSTDESK_LOG"]
+        os.makedirs(env["TRUSTDESK_DATA_DIR"])
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"trustdesk exited with {self.proc.returncode} before ready:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(f"http://{self.endpoint}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"trustdesk not ready after 30 s on /readyz:\n{self.log()}")
+            time.sleep(0.05)
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    break
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None  # hung
+
+    def log_size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
         except OSError:
-            pass
-        if time.time() > deadline:
-            proc.kill()
-            pytest.exit(f"server not ready: {open(log_path).read()}", 2)
-        time.sleep(0.05)
-    yield {"endpoint": f"127.0.0.1:{port}", "port": port, "log": log_path}
-    proc.send_signal(signal.SIGTERM)
+            return 0
+
+    def log(self, since: int = 0, limit: int = 20000) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no server log)"
+        text = ANSI.sub("", text)
+        return text if len(text) <= limit else "…" + text[-limit:]
+
+
+_SERVER: Server | None = None
+
+
+@pytest.fixture(scope="session")
+def server(request):
+    global _SERVER
+    binary = os.environ.get("TRUSTDESK_BIN") or os.path.join(REPO_ROOT, "target", "debug", "trustdesk")
+    if not os.path.isfile(binary):
+        pytest.exit(f"server binary {binary} not found: run `cargo build -p trustdesk` or set TRUSTDESK_BIN", 2)
+    srv = Server(binary)
     try:
-        code = proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = proc.wait()
-    log.close()
-    assert code == 0, f"server did not exit cleanly ({code}): {open(log_path).read()[-2000:]}"
+        srv.start()
+    except RuntimeError as e:
+        pytest.exit(str(e), 2)
+    _SERVER = srv
+    yield srv
+    code = srv.stop()
+    _SERVER = None
+    if code != 0:
+        how = "hung for 10 s after SIGTERM and was killed" if code is None else f"exited with {code} on SIGTERM"
+        pytest.fail(f"trustdesk {how}; data and log kept in {srv.tmp}. Log:\n{srv.log()}", pytrace=False)
+    if request.session.testsfailed == 0:
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+    else:
+        print(f"\n--- trustdesk data and log kept in {srv.tmp}")
 
 
-def unique_name(prefix="sdk"):
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+@pytest.fixture(autouse=True)
+def _server_log_mark(request):
+    """Remember where the server log stood when this test started."""
+    request.node._trustdesk_log_mark = _SERVER.log_size() if _SERVER else 0
+    yield
 
 
-def snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and _SERVER is not None:
+        since = getattr(item, "_trustdesk_log_mark", 0)
+        alive = "running" if _SERVER.proc.poll() is None else f"EXITED with {_SERVER.proc.returncode}"
+        report.sections.append((f"trustdesk server log ({alive})", _SERVER.log(since)))
+    return report
 
 
-def xml_to_dict(elem):
-    children = list(elem)
-    if not children:
-        return elem.text or ""
-    out = {}
-    for child in children:
-        value = xml_to_dict(child)
-        if LIST_WRAPPERS.get(elem.tag) == child.tag:
-            out.setdefault(child.tag, []).append(value)
-        else:
-            out[child.tag] = value
-    return out
+# --------------------------------------------------------------------------
+# clients
 
 
-class OldSdk:
-    """aliyun-python-sdk-core + aliyun-python-sdk-ram (V1)."""
-
-    def __init__(self, endpoint, key_id, secret, fmt="JSON"):
-        from aliyunsdkcore.client import AcsClient
-
-        self.client = AcsClient(key_id, secret, "cn-hangzhou")
-        self.endpoint, self.fmt = endpoint, fmt
-        self.last_raw = None
-
-    def call(self, action, **params):
-        from aliyunsdkcore.acs_exception.exceptions import ServerException
-
-        module = importlib.import_module(f"aliyunsdkram.request.v20150501.{action}Request")
-        req = getattr(module, f"{action}Request")()
-        req.set_endpoint(self.endpoint)
-        req.set_protocol_type("http")
-        req.set_accept_format(self.fmt)
-        for k, v in params.items():
-            getattr(req, f"set_{k}")(v)
-        if self.fmt == "XML":
-            # do_action_with_exception forces Format=JSON; the SDK's own
-            # lower-level call keeps the requested format and hands back
-            # status, headers and body.
-            status, headers, raw, _ = self.client._implementation_of_do_action(req)
-            content_type = {k.lower(): v for k, v in headers.items()}.get("content-type")
-            assert content_type == "text/xml;charset=utf-8", content_type
-            root = ET.fromstring(raw)
-            if status >= 400:
-                assert root.tag == "Error", raw
-                raise ApiError(root.findtext("Code"), status, root.findtext("Message"), raw)
-            assert root.tag == f"{action}Response", raw
-            self.last_raw = raw
-            return xml_to_dict(root)
-        try:
-            raw = self.client.do_action_with_exception(req)
-        except ServerException as e:
-            raise ApiError(e.get_error_code(), e.get_http_status(), e.get_error_msg()) from e
-        self.last_raw = raw
-        return json.loads(raw)
+@pytest.fixture(scope="session")
+def endpoint(server) -> str:
+    return server.endpoint
 
 
-class TeaSdk:
-    """alibabacloud_ram20150501 on tea-openapi: ACS3 by default, V1 with 'v2'."""
-
-    def __init__(self, endpoint, key_id, secret, signature=None):
-        from alibabacloud_ram20150501.client import Client
-        from alibabacloud_tea_openapi.models import Config
-
-        cfg = Config(access_key_id=key_id, access_key_secret=secret, endpoint=endpoint, protocol="http")
-        if signature:
-            cfg.signature_algorithm = signature
-        self.client = Client(cfg)
-
-    def call(self, action, **params):
-        from alibabacloud_ram20150501 import models
-
-        request = getattr(models, f"{action}Request")(**{snake(k): v for k, v in params.items()})
-        try:
-            response = getattr(self.client, snake(action))(request)
-        except Exception as e:  # the tea SDK's ClientException / ServerException
-            code = getattr(e, "code", None)
-            if code is None:
-                raise
-            raise ApiError(code, getattr(e, "status_code", None), (getattr(e, "data", None) or {}).get("Message"), getattr(e, "data", None)) from e
-        assert response.status_code == 200
-        return response.body.to_map()
+@pytest.fixture(scope="session")
+def root_creds() -> tuple[str, str]:
+    return ROOT_KEY_ID, ROOT_KEY_SECRET
 
 
-CLIENT_KINDS = ["old-json", "old-xml", "tea-acs3", "tea-v1"]
+@pytest.fixture(scope="session")
+def old_client(root_creds):
+    """aliyunsdkcore AcsClient with the root key (region cn-hangzhou)."""
+    return sdk_clients.new_old_client(*root_creds)
 
 
-def make_client(kind, endpoint, key_id=ROOT_ID, secret=ROOT_SECRET):
-    if kind == "old-json":
-        return OldSdk(endpoint, key_id, secret, "JSON")
-    if kind == "old-xml":
-        return OldSdk(endpoint, key_id, secret, "XML")
-    if kind == "tea-acs3":
-        return TeaSdk(endpoint, key_id, secret)
-    if kind == "tea-v1":
-        return TeaSdk(endpoint, key_id, secret, "v2")
-    raise ValueError(kind)
+@pytest.fixture(scope="session")
+def tea_client(endpoint, root_creds):
+    """alibabacloud_ram20150501 Client with the root key, ACS3 signature."""
+    return sdk_clients.new_tea_client(endpoint, *root_creds)
 
 
-@pytest.fixture(params=CLIENT_KINDS)
-def kind(request):
+@pytest.fixture(scope="session")
+def tea_v1_client(endpoint, root_creds):
+    """alibabacloud_ram20150501 Client with the root key, V1 (HMAC-SHA1) signature."""
+    return sdk_clients.new_tea_client(endpoint, *root_creds, signature_algorithm="v2")
+
+
+@pytest.fixture(params=KINDS)
+def kind(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def ram(server, kind):
-    return make_client(kind, server["endpoint"])
+def ram(kind, endpoint, old_client, tea_client, tea_v1_client) -> sdk_clients.Ram:
+    """The root account through one of the four client kinds (parametrized)."""
+    tea = tea_v1_client if kind == "tea-v1" else tea_client
+    return sdk_clients.wrap(kind, endpoint, old_client=old_client, tea_client=tea)
 
 
 @pytest.fixture
-def root_json(server):
-    """A plain old-SDK JSON client as root, for setting up state."""
-    return make_client("old-json", server["endpoint"])
+def client_for(endpoint):
+    """client_for(kind, key_id, secret) -> a wrapped client signing with those credentials."""
+
+    def make(kind: str, key_id: str, secret: str) -> sdk_clients.Ram:
+        return sdk_clients.client_for(kind, endpoint, key_id, secret)
+
+    return make
 
 
-def expect_error(fn, code, status=None):
-    with pytest.raises(ApiError) as info:
-        fn()
-    assert info.value.code == code, f"{info.value} (raw: {info.value.raw})"
-    if status is not None:
-        assert info.value.status == status, str(info.value)
-    return info.value
+@pytest.fixture
+def admin(endpoint, old_client) -> sdk_clients.Ram:
+    """A fixed root client (old SDK, JSON) for setting up and cleaning state."""
+    return sdk_clients.wrap("old-json", endpoint, old_client=old_client)

@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# Official-SDK conformance suite: prepares a venv with the pinned Alibaba
-# SDKs (reinstalled only when requirements.txt changes) and runs pytest
-# against the real server binary (TRUSTDESK_BIN, default target/debug/trustdesk).
+# Official-SDK conformance suite.
+#
+#   bash tests/sdk/run.sh [pytest args...]      (from the repo root, or anywhere)
+#
+# Prepares a venv with the pinned Alibaba SDKs at ${SDK_VENV:-target/sdk-venv}
+# (relative to the repo root; reinstalled only when requirements.txt changes)
+# and runs pytest against the real server binary
+# ${TRUSTDESK_BIN:-target/debug/trustdesk} (build it with `cargo build -p trustdesk`).
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
-venv="${SDK_VENV:-$root/target/sdk-venv}"
-export TRUSTDESK_BIN="${TRUSTDESK_BIN:-$root/target/debug/trustdesk}"
-if [ ! -x "$TRUSTDESK_BIN" ]; then
-  echo "tests/sdk: server binary $TRUSTDESK_BIN not found (cargo build -p trustdesk)" >&2
+
+bin="${TRUSTDESK_BIN:-target/debug/trustdesk}"
+if [ ! -x "$bin" ]; then
+  echo "tests/sdk: server binary '$bin' not found or not executable." >&2
+  echo "tests/sdk: build it with 'cargo build -p trustdesk' or point TRUSTDESK_BIN at one." >&2
   exit 2
 fi
+TRUSTDESK_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+export TRUSTDESK_BIN
+
+venv="${SDK_VENV:-target/sdk-venv}"
+requirements="$here/requirements.txt"
 stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "tests/sdk: preparing $venv"
+want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "tests/sdk: installing pinned SDKs into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  echo "$want" > "$stamp"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$want" >"$stamp"
 fi
-cd "$here"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+
+exec "$venv/bin/python" -m pytest tests/sdk -q -p no:cacheprovider "$@"

@@ -1,13 +1,13 @@
 //! The vendor's error envelope, and the one place where every failure (a
 //! gateway check or a domain error) becomes a vendor code and HTTP status.
 //!
-//! Body (reference §a.6): `{"RequestId","HostId","Code","Message"}` in JSON,
-//! or `<Error>` with the same children in XML, which must go out as exactly
-//! `text/xml;charset=utf-8` or the tea SDK cannot read it. `Recommend` (a
-//! vendor troubleshooting URL that SDKs ignore) is left out: we have no
-//! troubleshooting page to point at, and a link to the vendor's would be
-//! wrong for trustdesk. `NoPermission` carries `AccessDeniedDetail`, which
-//! the tea SDK exposes.
+//! Body (reference §a.6): `{"RequestId","HostId","Code","Message","Recommend"}`
+//! in JSON, or `<Error>` with the same children in XML, which must go out as
+//! exactly `text/xml;charset=utf-8` or the tea SDK cannot read it.
+//! `Recommend` is a troubleshooting URL (the SDKs ignore it); ours points at
+//! the error page this server itself serves, `/docs/errors`, so it works on
+//! isolated networks: `http://<Host>/docs/errors?code=<Code>&requestId=<id>`.
+//! `NoPermission` carries `AccessDeniedDetail`, which the tea SDK exposes.
 //!
 //! Codes that the reference marks [INF] and that we chose:
 //! * malformed percent-encoding or a parameter repeated within the query or
@@ -268,17 +268,21 @@ impl RpcError {
 
     // ---- rendering ----
 
+    /// Renders the error. `host` is the request's Host header (with port);
+    /// `HostId` is its name alone.
     pub fn into_response(self, request_id: &RequestId, host: &str, format: Format) -> Response {
         if self.status.is_server_error() {
             tracing::warn!(code = %self.code, "request failed");
         } else {
             tracing::debug!(code = %self.code, status = self.status.as_u16(), "request refused");
         }
+        let recommend = format!("http://{host}/docs/errors?code={}&requestId={}", self.code, request_id.as_str());
         let body = ErrorBody {
             request_id: request_id.as_str(),
-            host_id: host,
+            host_id: crate::verify::strip_port(host),
             code: &self.code,
             message: &self.message,
+            recommend: &recommend,
             access_denied_detail: self.access_denied.as_deref(),
         };
         let (content_type, bytes) = match format {
@@ -307,6 +311,7 @@ struct ErrorBody<'a> {
     host_id: &'a str,
     code: &'a str,
     message: &'a str,
+    recommend: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_denied_detail: Option<&'a AccessDeniedDetail>,
 }
@@ -405,7 +410,7 @@ mod tests {
         assert_eq!(ct, "application/json;charset=utf-8");
         assert_eq!(
             body,
-            r#"{"RequestId":"7463B73D-35CC-4D19-A010-6B8D65D242EF","HostId":"ram.aliyuncs.com","Code":"EntityNotExist.User","Message":"The user does not exist."}"#
+            r#"{"RequestId":"7463B73D-35CC-4D19-A010-6B8D65D242EF","HostId":"ram.aliyuncs.com","Code":"EntityNotExist.User","Message":"The user does not exist.","Recommend":"http://ram.aliyuncs.com/docs/errors?code=EntityNotExist.User&requestId=7463B73D-35CC-4D19-A010-6B8D65D242EF"}"#
         );
     }
 
@@ -426,6 +431,7 @@ mod tests {
                  <HostId>ram.aliyuncs.com</HostId>\
                  <Code>InvalidParameter.UserName.InvalidChars</Code>\
                  <Message>The parameter - \"UserName\" contains invalid chars.</Message>\
+                 <Recommend>http://ram.aliyuncs.com/docs/errors?code=InvalidParameter.UserName.InvalidChars&amp;requestId=7463B73D-35CC-4D19-A010-6B8D65D242EF</Recommend>\
              </Error>"
         );
     }

@@ -43,7 +43,17 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The RPC face's router, to be merged at `/`.
 pub fn router(service: Service) -> Router {
-    Router::new().route("/", any(handle)).with_state(service)
+    Router::new()
+        .route("/", any(handle))
+        .route("/docs/errors", axum::routing::get(error_page))
+        .with_state(service)
+}
+
+/// The page error bodies' `Recommend` points at: every code this face
+/// answers, with its status and meaning. Served by the server itself so it
+/// is reachable wherever the API is.
+async fn error_page() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], include_str!("errors.txt"))
 }
 
 async fn handle(State(service): State<Service>, request: Request<Body>) -> Response {
@@ -52,7 +62,7 @@ async fn handle(State(service): State<Service>, request: Request<Body>) -> Respo
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(RequestId::generate);
-    let host = verify::host_id(&request);
+    let host = verify::host(&request);
     match verify::verify(&service, request).await {
         Ok(verified) => {
             let format = verified.format;

@@ -52,17 +52,18 @@ pub struct Verified {
 
 type Rejection = (RpcError, Option<Format>);
 
-/// `HostId` for error bodies: the Host header without its port.
-pub fn host_id(request: &Request<Body>) -> String {
+/// The request's Host header (with port), or the vendor's host when absent.
+pub fn host(request: &Request<Body>) -> String {
     request
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(|h| strip_port(h).to_owned())
+        .map(str::to_owned)
         .unwrap_or_else(|| Api::Ram.vendor_host().to_owned())
 }
 
-fn strip_port(host: &str) -> &str {
+/// `HostId` for error bodies: a host without its port.
+pub fn strip_port(host: &str) -> &str {
     if let Some(v6) = host.strip_prefix('[') {
         return v6.split(']').next().unwrap_or(v6);
     }
