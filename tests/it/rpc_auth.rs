@@ -523,11 +523,22 @@ async fn health_endpoints() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.headers["x-acs-request-id"].len(), 36);
     // The page every error's Recommend points at.
-    let r = h.send(Request::builder().uri("/docs/errors").body(Body::empty()).unwrap()).await;
+    let r = h
+        .send(
+            Request::builder()
+                .uri("/docs/errors")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("SignatureDoesNotMatch") && r.body.contains("EntityNotExist.User"));
     let err = h.call("GetUser", &[("UserName", "nobody")]).await.json();
     let recommend = err["Recommend"].as_str().unwrap();
-    assert!(recommend.starts_with("http://127.0.0.1:8080/docs/errors?code=EntityNotExist.User&requestId="), "{recommend}");
+    assert!(
+        recommend
+            .starts_with("http://127.0.0.1:8080/docs/errors?code=EntityNotExist.User&requestId="),
+        "{recommend}"
+    );
     assert_eq!(err["HostId"], "127.0.0.1");
 }

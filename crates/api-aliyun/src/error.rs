@@ -276,7 +276,11 @@ impl RpcError {
         } else {
             tracing::debug!(code = %self.code, status = self.status.as_u16(), "request refused");
         }
-        let recommend = format!("http://{host}/docs/errors?code={}&requestId={}", self.code, request_id.as_str());
+        let recommend = format!(
+            "http://{host}/docs/errors?code={}&requestId={}",
+            self.code,
+            request_id.as_str()
+        );
         let body = ErrorBody {
             request_id: request_id.as_str(),
             host_id: crate::verify::strip_port(host),
