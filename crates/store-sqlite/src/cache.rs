@@ -7,7 +7,8 @@
 //!
 //! Why it is coherent: this store is embedded, so every write to `users`
 //! goes through this process. Writers invalidate the name(s) they touched
-//! after their commit and before their caller is answered, and bump a
+//! after their commit and before their caller is answered, on the writer
+//! task (so a caller that went away cannot skip it), and bump a
 //! generation counter; a reader fills the cache only if no invalidation
 //! happened since it started its database read, so a stale row read before
 //! a commit can never be inserted after it. Negative results are not cached.

@@ -2,16 +2,29 @@
 //!
 //! Layout: one writer connection owned by a task that commits in groups
 //! (see [`writer`]), and a pool of reader connections (WAL lets readers run
-//! beside the writer). Pragmas: `journal_mode=WAL`, `synchronous=FULL` (a
-//! commit is on disk before anyone is told about it, so a 2xx survives
-//! `kill -9` and power loss), `foreign_keys=ON`, `busy_timeout=5s`.
+//! beside the writer). Pragmas: `journal_mode=WAL`, `synchronous=FULL`,
+//! `foreign_keys=ON`, `busy_timeout=5s`.
+//!
+//! Durability contract: a write method returns `Ok` only after the `COMMIT`
+//! of the batch holding it returned, and with `synchronous=FULL` in WAL
+//! mode that commit has been fsynced; so a 2xx built on it survives
+//! `kill -9` and power loss. A write that returns an error made no change,
+//! except that a batch-level error (failed `COMMIT`, poisoned batch) may
+//! also be reported for a write a later retry finds done; never the reverse.
 //!
 //! Every business outcome is decided by the statement that writes, so it
-//! holds under concurrency: user names are unique through a unique index on
+//! holds under concurrency and costs no extra round trip on the happy path:
+//! user names are unique through a unique index on
 //! `(account_id, user_name_folded)`; the per-account user limit is checked
 //! in the same `INSERT … SELECT … WHERE user_count < ?` that inserts, with
 //! `user_count` kept by triggers (O(1), no `COUNT(*)` over the users); the
-//! access-key limit the same way over the owner's keys.
+//! access-key limit the same way over the owner's keys (at most a handful
+//! of rows under one index entry). When such a statement writes nothing, a
+//! read in the same job, still inside the writer's transaction, says why.
+//!
+//! SQLite reports which *columns* a constraint covers but not its name, so
+//! errors are classified by kind only ([`classify`]), and each statement is
+//! shaped so that only one unique constraint can fire in it.
 //!
 //! SQL is checked at compile time with sqlx's macros against the schema in
 //! `migrations/`; the offline data lives in `.sqlx/` (see README.md).
@@ -20,10 +33,12 @@ mod cache;
 mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
+use sqlx::error::ErrorKind;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -38,7 +53,7 @@ use trustdesk_domain::{
     MobilePhone, NewAccessKey, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
 };
 
-use crate::writer::{Finish, Job};
+use crate::writer::{Job, NonceJob, Outcome, Work, Writes};
 
 /// Tunables.
 #[derive(Debug, Clone)]
@@ -58,11 +73,12 @@ impl Default for SqliteOptions {
     }
 }
 
-/// The SQLite store. Cheap to share behind an `Arc`.
+/// The SQLite store. Cheap to share behind an `Arc`; dropping it stops the
+/// writer once the queued jobs are done.
 pub struct SqliteStore {
     reads: SqlitePool,
     writer: mpsc::Sender<Job>,
-    users: cache::UserCache,
+    users: Arc<cache::UserCache>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -75,15 +91,29 @@ fn writer_gone() -> StoreError {
     StoreError::Backend("the database writer has stopped".into())
 }
 
-/// `sqlite://path`, `sqlite:path` or a plain path.
+/// The one place database errors become store errors. `unique` and
+/// `foreign` are what a unique or foreign-key violation means for the
+/// statement at hand (the caller knows which constraint can fire there).
+fn classify(e: sqlx::Error, unique: StoreError, foreign: StoreError) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) => match db.kind() {
+            ErrorKind::UniqueViolation => unique,
+            ErrorKind::ForeignKeyViolation => foreign,
+            _ => backend(e),
+        },
+        _ => backend(e),
+    }
+}
+
+/// `sqlite://path`, `sqlite:path` (with optional `?options`) or a plain
+/// path, taken as it is (no URL decoding).
 fn connect_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
-    let url = if url.starts_with("sqlite:") {
-        url.to_owned()
+    let options = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url).map_err(backend)?
     } else {
-        format!("sqlite://{url}")
+        SqliteConnectOptions::new().filename(url)
     };
-    Ok(SqliteConnectOptions::from_str(&url)
-        .map_err(backend)?
+    Ok(options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
@@ -95,7 +125,8 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database.
+    /// Opens (creating if needed) and migrates the database. Idempotent:
+    /// `trustdesk migrate` is this call followed by dropping the store.
     pub async fn open(url: &str, opts: SqliteOptions) -> Result<Self, StoreError> {
         let options = connect_options(url)?;
         let mut conn = options.connect().await.map_err(backend)?;
@@ -110,40 +141,100 @@ impl SqliteStore {
         Ok(Self {
             reads,
             writer,
-            users: cache::UserCache::default(),
+            users: Arc::default(),
         })
     }
 
     /// Runs `f` on the writer inside the batch transaction and returns its
-    /// result once the batch is durable. `single_statement` jobs skip the
-    /// savepoint (a failed statement undoes itself).
-    async fn write<T, F>(&self, single_statement: bool, f: F) -> Result<T, StoreError>
+    /// result once the batch is durable. `after` runs on the writer right
+    /// after a successful commit and before the caller is answered, even if
+    /// the caller has gone away meanwhile (cache invalidation lives there,
+    /// so a cancelled request cannot leave a stale entry behind).
+    async fn write<T, F>(
+        &self,
+        writes: Writes,
+        f: F,
+        after: impl FnOnce(&T) + Send + 'static,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let work: writer::Work = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = f(conn).await;
-                let ok = result.is_ok();
-                let finish: Finish = Box::new(move |commit| {
-                    let _ = tx.send(commit.and(result));
-                });
-                (ok, finish)
-            })
+        let (reply, rx) = oneshot::channel();
+        let work = Box::new(Pending {
+            job: Some(f),
+            result: None,
+            after: Some(after),
+            reply,
         });
         self.writer
-            .send(Job::Write {
-                work,
-                savepoint: !single_statement,
-            })
+            .send(Job::Write { work, writes })
             .await
             .map_err(|_| writer_gone())?;
         rx.await.map_err(|_| writer_gone())?
     }
+}
+
+/// A queued write: the job, then its result, then the answer.
+struct Pending<F, T, A> {
+    job: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    after: Option<A>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<F, T, A> Work for Pending<F, T, A>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
+    A: FnOnce(&T) + Send + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, Outcome> {
+        Box::pin(async move {
+            let Some(job) = self.job.take() else {
+                return Outcome::Failed;
+            };
+            let result = job(conn).await;
+            let outcome = match &result {
+                Ok(_) => Outcome::Done,
+                Err(StoreError::Backend(_)) => Outcome::Failed,
+                Err(_) => Outcome::Refused,
+            };
+            self.result = Some(result);
+            outcome
+        })
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), StoreError>) {
+        let Pending {
+            result,
+            after,
+            reply,
+            ..
+        } = *self;
+        let answer = match (commit, result) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(backend("the write was not run")),
+        };
+        if let (Ok(v), Some(after)) = (&answer, after) {
+            after(v);
+        }
+        let _ = reply.send(answer);
+    }
+}
+
+/// Gives a write job's closure its higher-ranked signature, so it can be
+/// built before the call that queues it.
+fn job<T, F>(f: F) -> F
+where
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>,
+{
+    f
 }
 
 // ---- conversions ----
@@ -154,14 +245,6 @@ fn ts(t: OffsetDateTime) -> i64 {
 
 fn from_ts(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn is_unique_violation(e: &sqlx::Error, index_column: &str) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation && db.message().contains(index_column))
-}
-
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::ForeignKeyViolation)
 }
 
 fn owner_id(owner: KeyOwner) -> Option<i64> {
@@ -269,7 +352,9 @@ impl AccountStore for SqliteStore {
         let id = account.id.0 as i64;
         let created = ts(account.created_at);
         let key = root_key.clone();
-        self.write(false, move |conn| {
+        // Two writes: if the key cannot be inserted, the savepoint takes
+        // the account row back out.
+        let work = job(move |conn| {
             Box::pin(async move {
                 sqlx::query!(
                     "INSERT INTO accounts (id, created_at) VALUES ($1, $2)",
@@ -279,19 +364,20 @@ impl AccountStore for SqliteStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| {
-                    if is_unique_violation(&e, "accounts") {
-                        StoreError::AlreadyExists(Entity::Account)
-                    } else {
-                        backend(e)
-                    }
+                    classify(
+                        e,
+                        StoreError::AlreadyExists(Entity::Account),
+                        backend("foreign key violation on accounts"),
+                    )
                 })?;
                 insert_key(conn, &key, u32::MAX).await
             })
-        })
-        .await
+        });
+        self.write(Writes::Many, work, |_| ()).await
     }
 }
 
+/// One writing statement; on refusal a read says why.
 async fn insert_key(
     conn: &mut SqliteConnection,
     key: &StoredAccessKey,
@@ -304,10 +390,13 @@ async fn insert_key(
     let status = k.status.as_str();
     let created = ts(k.created_at);
     let max = i64::from(max_per_owner);
+    // The owner check also pins the user to the key's account, which the
+    // foreign key (on user_id alone) would not.
     let done = sqlx::query!(
         r#"INSERT INTO access_keys (id, account_id, user_id, status, secret_sealed, created_at)
            SELECT $1, $2, $3, $4, $5, $6
-           WHERE (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND user_id IS $3) < $7"#,
+           WHERE ($3 IS NULL OR EXISTS (SELECT 1 FROM users WHERE user_id = $3 AND account_id = $2))
+             AND (SELECT COUNT(*) FROM access_keys WHERE account_id = $2 AND user_id IS $3) < $7"#,
         id,
         account,
         user,
@@ -319,19 +408,33 @@ async fn insert_key(
     .execute(&mut *conn)
     .await
     .map_err(|e| {
-        if is_foreign_key_violation(&e) {
-            StoreError::NotFound(Entity::User)
-        } else if is_unique_violation(&e, "access_keys") {
-            StoreError::AlreadyExists(Entity::AccessKey)
-        } else {
-            backend(e)
-        }
+        // Only the primary key is unique; with the owner checked above, the
+        // only foreign key left to fail is the account's.
+        classify(
+            e,
+            StoreError::AlreadyExists(Entity::AccessKey),
+            StoreError::NotFound(Entity::Account),
+        )
     })?;
-    if done.rows_affected() == 0 {
-        Err(StoreError::LimitExceeded(Entity::AccessKey))
-    } else {
-        Ok(())
+    if done.rows_affected() == 1 {
+        return Ok(());
     }
+    let owner_exists = match user {
+        None => true,
+        Some(user) => sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1 AND account_id = $2) AS "e!: bool""#,
+            user,
+            account
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?,
+    };
+    Err(if owner_exists {
+        StoreError::LimitExceeded(Entity::AccessKey)
+    } else {
+        StoreError::NotFound(Entity::User)
+    })
 }
 
 // ---- users ----
@@ -340,8 +443,7 @@ async fn insert_key(
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError> {
         let u = user.clone();
-        let (account, folded) = (user.account.0 as i64, user.name.folded());
-        let result = self.write(true, move |conn| {
+        let work = job(move |conn| {
             Box::pin(async move {
                 let account = u.account.0 as i64;
                 let user_id = u.id.0 as i64;
@@ -352,12 +454,19 @@ impl UserStore for SqliteStore {
                 let email = u.email.as_ref().map(|v| v.as_str());
                 let comments = u.comments.as_ref().map(|v| v.as_str());
                 let created = ts(u.created_at);
+                let updated = ts(u.updated_at);
+                let last_login = u.last_login_at.map(ts);
                 let max = i64::from(max_users);
+                // A taken name makes the statement do nothing rather than
+                // fail, so that the only unique violation left is a user-id
+                // collision, and a name clash and a full account are told
+                // apart below without reading error messages.
                 let done = sqlx::query!(
-                    r#"INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name, mobile_phone,
-                                          email, comments, created_at, updated_at)
-                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9
-                       WHERE (SELECT user_count FROM accounts WHERE id = $1) < $10"#,
+                    r#"INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name,
+                                          mobile_phone, email, comments, created_at, updated_at, last_login_at)
+                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+                       WHERE (SELECT user_count FROM accounts WHERE id = $1) < $12
+                       ON CONFLICT (account_id, user_name_folded) DO NOTHING"#,
                     account,
                     user_id,
                     name,
@@ -367,25 +476,48 @@ impl UserStore for SqliteStore {
                     email,
                     comments,
                     created,
+                    updated,
+                    last_login,
                     max
                 )
                 .execute(&mut *conn)
                 .await
                 .map_err(|e| {
-                    if is_unique_violation(&e, "user_name_folded") {
-                        StoreError::AlreadyExists(Entity::User)
-                    } else {
-                        backend(e)
-                    }
+                    classify(
+                        e,
+                        backend("user id collision; retry with another id"),
+                        StoreError::NotFound(Entity::Account),
+                    )
                 })?;
-                if done.rows_affected() == 0 { Err(StoreError::LimitExceeded(Entity::User)) } else { Ok(()) }
+                if done.rows_affected() == 1 {
+                    return Ok(());
+                }
+                // Which refusal: a taken name wins over a full account, so
+                // that retrying a create that succeeded says AlreadyExists.
+                let why = sqlx::query!(
+                    r#"SELECT EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND user_name_folded = $2) AS "taken!: bool",
+                              EXISTS (SELECT 1 FROM accounts WHERE id = $1) AS "account!: bool""#,
+                    account,
+                    folded
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(backend)?;
+                Err(if why.taken {
+                    StoreError::AlreadyExists(Entity::User)
+                } else if !why.account {
+                    StoreError::NotFound(Entity::Account)
+                } else {
+                    StoreError::LimitExceeded(Entity::User)
+                })
             })
+        });
+        let users = self.users.clone();
+        let (account, folded) = (user.account.0 as i64, user.name.folded());
+        self.write(Writes::One, work, move |_| {
+            users.invalidate(account, &[&folded]);
         })
-        .await;
-        if result.is_ok() {
-            self.users.invalidate(account, &[&folded]);
-        }
-        result
+        .await
     }
 
     async fn user_by_name(
@@ -434,9 +566,12 @@ impl UserStore for SqliteStore {
         let folded = name.folded();
         let old = folded.clone();
         let patch = patch.clone();
-        let result = self.write(false, move |conn| {
+        // A read, then one writing statement (the last step): no savepoint.
+        let work = job(move |conn| {
             Box::pin(async move {
-                let current = user_by_folded(conn, account, &folded).await?.ok_or(StoreError::NotFound(Entity::User))?;
+                let current = user_by_folded(conn, account, &folded)
+                    .await?
+                    .ok_or(StoreError::NotFound(Entity::User))?;
                 let user_id = current.id.0 as i64;
                 let next = patch.apply(&current, now);
                 let name = next.name.as_str();
@@ -449,7 +584,7 @@ impl UserStore for SqliteStore {
                 sqlx::query!(
                     r#"UPDATE users SET user_name = $1, user_name_folded = $2, display_name = $3, mobile_phone = $4,
                                         email = $5, comments = $6, updated_at = $7
-                       WHERE user_id = $8"#,
+                       WHERE user_id = $8 AND account_id = $9"#,
                     name,
                     new_folded,
                     display,
@@ -457,32 +592,34 @@ impl UserStore for SqliteStore {
                     email,
                     comments,
                     updated,
-                    user_id
+                    user_id,
+                    account
                 )
                 .execute(&mut *conn)
                 .await
+                // The name is the only unique column this statement changes.
                 .map_err(|e| {
-                    if is_unique_violation(&e, "user_name_folded") {
-                        StoreError::AlreadyExists(Entity::User)
-                    } else {
-                        backend(e)
-                    }
+                    classify(
+                        e,
+                        StoreError::AlreadyExists(Entity::User),
+                        backend("foreign key violation on users"),
+                    )
                 })?;
                 Ok(next)
             })
+        });
+        let users = self.users.clone();
+        self.write(Writes::One, work, move |user: &User| {
+            users.invalidate(account, &[&old, &user.name.folded()]);
         })
-        .await;
-        if let Ok(user) = &result {
-            self.users.invalidate(account, &[&old, &user.name.folded()]);
-        }
-        result
+        .await
     }
 
     async fn delete_user(&self, account: AccountId, name: &UserName) -> Result<(), StoreError> {
         let account = account.0 as i64;
         let folded = name.folded();
         let gone = folded.clone();
-        let result = self.write(true, move |conn| {
+        let work = job(move |conn| {
             Box::pin(async move {
                 let done = sqlx::query!(
                     r#"DELETE FROM users WHERE account_id = $1 AND user_name_folded = $2
@@ -498,15 +635,18 @@ impl UserStore for SqliteStore {
                 }
                 match user_by_folded(conn, account, &folded).await? {
                     None => Err(StoreError::NotFound(Entity::User)),
-                    Some(_) => Err(StoreError::DeleteConflict { entity: Entity::User, blocker: Entity::AccessKey }),
+                    Some(_) => Err(StoreError::DeleteConflict {
+                        entity: Entity::User,
+                        blocker: Entity::AccessKey,
+                    }),
                 }
             })
+        });
+        let users = self.users.clone();
+        self.write(Writes::One, work, move |_| {
+            users.invalidate(account, &[&gone]);
         })
-        .await;
-        if result.is_ok() {
-            self.users.invalidate(account, &[&gone]);
-        }
-        result
+        .await
     }
 
     async fn list_users(
@@ -590,9 +730,11 @@ impl AccessKeyStore for SqliteStore {
         max_per_owner: u32,
     ) -> Result<(), StoreError> {
         let key = key.clone();
-        self.write(true, move |conn| {
-            Box::pin(async move { insert_key(conn, &key, max_per_owner).await })
-        })
+        self.write(
+            Writes::One,
+            move |conn| Box::pin(async move { insert_key(conn, &key, max_per_owner).await }),
+            |_| (),
+        )
         .await
     }
 
@@ -654,7 +796,7 @@ impl AccessKeyStore for SqliteStore {
         let account = account.0 as i64;
         let user = owner_id(owner);
         let id = id.0.clone();
-        self.write(true, move |conn| {
+        self.write(Writes::One, move |conn| {
             Box::pin(async move {
                 let status = status.as_str();
                 let done = sqlx::query!(
@@ -669,7 +811,7 @@ impl AccessKeyStore for SqliteStore {
                 .map_err(backend)?;
                 if done.rows_affected() == 0 { Err(StoreError::NotFound(Entity::AccessKey)) } else { Ok(()) }
             })
-        })
+        }, |_| ())
         .await
     }
 
@@ -682,9 +824,11 @@ impl AccessKeyStore for SqliteStore {
         let account = account.0 as i64;
         let user = owner_id(owner);
         let id = id.0.clone();
-        self.write(true, move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query!(
+        self.write(
+            Writes::One,
+            move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query!(
                     "DELETE FROM access_keys WHERE id = $1 AND account_id = $2 AND user_id IS $3",
                     id,
                     account,
@@ -693,13 +837,15 @@ impl AccessKeyStore for SqliteStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(backend)?;
-                if done.rows_affected() == 0 {
-                    Err(StoreError::NotFound(Entity::AccessKey))
-                } else {
-                    Ok(())
-                }
-            })
-        })
+                    if done.rows_affected() == 0 {
+                        Err(StoreError::NotFound(Entity::AccessKey))
+                    } else {
+                        Ok(())
+                    }
+                })
+            },
+            |_| (),
+        )
         .await
     }
 
@@ -707,22 +853,36 @@ impl AccessKeyStore for SqliteStore {
         &self,
         usage: &[(AccessKeyId, OffsetDateTime)],
     ) -> Result<(), StoreError> {
-        let usage: Vec<(String, i64)> = usage.iter().map(|(k, t)| (k.0.clone(), ts(*t))).collect();
-        self.write(false, move |conn| {
-            Box::pin(async move {
-                for (id, at) in usage {
+        if usage.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<serde_json::Value> = usage
+            .iter()
+            .map(|(k, t)| serde_json::json!([k.as_str(), ts(*t)]))
+            .collect();
+        let json = serde_json::Value::Array(rows).to_string();
+        // One statement for the whole flush (one hop instead of one per
+        // key); `max` keeps a late, older report from moving time back.
+        self.write(
+            Writes::One,
+            move |conn| {
+                Box::pin(async move {
                     sqlx::query!(
-                        "UPDATE access_keys SET last_used_at = max(coalesce(last_used_at, 0), $1) WHERE id = $2",
-                        at,
-                        id
+                        r#"UPDATE access_keys
+                           SET last_used_at = max(coalesce(access_keys.last_used_at, 0), u.at)
+                           FROM (SELECT json_extract(value, '$[0]') AS id, max(json_extract(value, '$[1]')) AS at
+                                 FROM json_each($1) GROUP BY 1) AS u
+                           WHERE access_keys.id = u.id"#,
+                        json
                     )
                     .execute(&mut *conn)
                     .await
                     .map_err(backend)?;
-                }
-                Ok(())
-            })
-        })
+                    Ok(())
+                })
+            },
+            |_| (),
+        )
         .await
     }
 }
@@ -738,27 +898,31 @@ impl NonceStore for SqliteStore {
         expires_at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let job = Job::Nonce {
+        let job = Job::Nonce(NonceJob {
             key: key.0.clone(),
             nonce: nonce.to_owned(),
             expires_at: ts(expires_at),
             reply,
-        };
+        });
         self.writer.send(job).await.map_err(|_| writer_gone())?;
         rx.await.map_err(|_| writer_gone())?
     }
 
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let now = ts(now);
-        self.write(true, move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query!("DELETE FROM nonces WHERE expires_at < $1", now)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(backend)?;
-                Ok(done.rows_affected())
-            })
-        })
+        self.write(
+            Writes::One,
+            move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query!("DELETE FROM nonces WHERE expires_at < $1", now)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(backend)?;
+                    Ok(done.rows_affected())
+                })
+            },
+            |_| (),
+        )
         .await
     }
 }
@@ -768,5 +932,221 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.reads.acquire().await.map_err(backend)?;
         conn.ping().await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+    use time::macros::datetime;
+
+    use super::*;
+
+    const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
+
+    /// A migrated writer-style connection on a fresh file.
+    pub(crate) async fn connection() -> (tempfile::TempDir, SqliteConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = connect_options(dir.path().join("w.db").to_str().unwrap())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        MIGRATOR.run(&mut conn).await.unwrap();
+        (dir, conn)
+    }
+
+    fn key(account: AccountId, id: &str) -> StoredAccessKey {
+        StoredAccessKey {
+            key: AccessKey {
+                id: AccessKeyId(id.into()),
+                account,
+                owner: KeyOwner::Root,
+                status: KeyStatus::Active,
+                created_at: T,
+                last_used_at: None,
+            },
+            sealed_secret: vec![7; 40],
+        }
+    }
+
+    fn user(account: AccountId, name: &str) -> User {
+        User {
+            id: UserId(2_000_000_000_000_001),
+            account,
+            name: UserName::parse(name).unwrap(),
+            display_name: None,
+            mobile_phone: None,
+            email: None,
+            comments: None,
+            created_at: T,
+            updated_at: T,
+            last_login_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_acknowledged_write_is_seen_by_a_new_store_on_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let acct = AccountId(1_000_000_000_000_001);
+        let k = AccessKeyId("LTAIpersist".into());
+        {
+            // A plain path this time; the reopen below uses a URL.
+            let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default())
+                .await
+                .unwrap();
+            store
+                .create_account(
+                    &Account {
+                        id: acct,
+                        created_at: T,
+                    },
+                    &key(acct, &k.0),
+                )
+                .await
+                .unwrap();
+            store.create_user(&user(acct, "durable"), 10).await.unwrap();
+            assert!(store.record_nonce(&k, "n", T).await.unwrap());
+            // Not dropped: the first store is still open while the second
+            // reads, as when a crashed process left its files behind.
+            let again = SqliteStore::open(
+                &format!("sqlite://{}", path.display()),
+                SqliteOptions::default(),
+            )
+            .await
+            .unwrap();
+            let u = again
+                .user_by_name(acct, &UserName::parse("DURABLE").unwrap())
+                .await
+                .unwrap();
+            assert_eq!(u, Some(user(acct, "durable")));
+            assert_eq!(again.access_key(&k).await.unwrap(), Some(key(acct, &k.0)));
+            assert!(!again.record_nonce(&k, "n", T).await.unwrap(), "replay");
+            drop(store);
+        }
+        // Reopening migrates nothing and loses nothing.
+        let third = SqliteStore::open(&format!("sqlite:{}", path.display()), Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            third.root_account().await.unwrap().map(|a| a.id),
+            Some(acct)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_goes_away_still_invalidates_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(
+            dir.path().join("c.db").to_str().unwrap(),
+            SqliteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let acct = AccountId(1_000_000_000_000_002);
+        store
+            .create_account(
+                &Account {
+                    id: acct,
+                    created_at: T,
+                },
+                &key(acct, "LTAIc"),
+            )
+            .await
+            .unwrap();
+        let name = UserName::parse("cached").unwrap();
+        store.create_user(&user(acct, "cached"), 10).await.unwrap();
+        let before = store.user_by_name(acct, &name).await.unwrap().unwrap();
+        // Poll once (the job is queued), then drop, as a server does with a
+        // request whose client hung up.
+        let patch = UserPatch {
+            comments: Some(Some(Comments::parse("changed").unwrap())),
+            ..UserPatch::default()
+        };
+        let later = T + time::Duration::hours(1);
+        assert!(
+            store
+                .update_user(acct, &name, &patch, later)
+                .now_or_never()
+                .is_none()
+        );
+        // The writer handles jobs in order: once this one is answered, the
+        // abandoned update has been committed.
+        store.purge_nonces(T).await.unwrap();
+        let after = store.user_by_name(acct, &name).await.unwrap().unwrap();
+        assert_eq!(after, patch.apply(&before, later));
+    }
+
+    #[tokio::test]
+    async fn refusals_are_told_apart_without_reading_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(
+            dir.path().join("r.db").to_str().unwrap(),
+            SqliteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let acct = AccountId(1_000_000_000_000_003);
+        let nowhere = AccountId(1_000_000_000_000_004);
+        assert!(matches!(
+            store.create_user(&user(nowhere, "x"), 10).await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
+        store
+            .create_account(
+                &Account {
+                    id: acct,
+                    created_at: T,
+                },
+                &key(acct, "LTAIr"),
+            )
+            .await
+            .unwrap();
+        store.create_user(&user(acct, "one"), 1).await.unwrap();
+        // Full account and taken name: the name wins, so a retried create
+        // that had succeeded reads as AlreadyExists.
+        let mut again = user(acct, "ONE");
+        again.id = UserId(2_000_000_000_000_009);
+        assert!(matches!(
+            store.create_user(&again, 1).await,
+            Err(StoreError::AlreadyExists(Entity::User))
+        ));
+        let mut other = user(acct, "two");
+        other.id = UserId(2_000_000_000_000_010);
+        assert!(matches!(
+            store.create_user(&other, 1).await,
+            Err(StoreError::LimitExceeded(Entity::User))
+        ));
+        // Same user id, free name: a collision of random ids, not a clash
+        // of names.
+        assert!(matches!(
+            store.create_user(&user(acct, "three"), 5).await,
+            Err(StoreError::Backend(_))
+        ));
+        // A key for a user of another account is refused as NotFound.
+        let stranger = AccountId(1_000_000_000_000_005);
+        store
+            .create_account(
+                &Account {
+                    id: stranger,
+                    created_at: T,
+                },
+                &key(stranger, "LTAIs"),
+            )
+            .await
+            .unwrap();
+        let mut theirs = key(stranger, "LTAItheirs");
+        theirs.key.owner = KeyOwner::User(user(acct, "one").id);
+        assert!(matches!(
+            store.create_access_key(&theirs, 2).await,
+            Err(StoreError::NotFound(Entity::User))
+        ));
+        assert!(matches!(
+            store
+                .create_access_key(&key(nowhere, "LTAInowhere"), 2)
+                .await,
+            Err(StoreError::NotFound(Entity::Account))
+        ));
     }
 }

@@ -2,7 +2,12 @@
 //! SQLite and PostgreSQL cannot drift apart. A backend passes when
 //! [`run_all`] returns on a fresh, empty store.
 //!
-//! Each case creates its own account, so cases can share one store.
+//! Each case creates its own account and uses its own names and key ids, so
+//! cases can share one store; only [`accounts_round_trip`] needs an empty
+//! one (it checks that there is no root account yet). The concurrent cases
+//! start all their calls at once from one task, which is how a batching
+//! backend sees many requests arrive together; [`run_concurrent`] also runs
+//! them from many tasks on a multi-threaded runtime.
 
 use std::sync::Arc;
 
@@ -16,22 +21,54 @@ use trustdesk_domain::{
 
 const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
 
-/// Runs every case.
+/// Runs every case; `store` must start empty.
 pub async fn run_all(store: &dyn Store) {
+    accounts_round_trip(store).await;
     users_round_trip(store).await;
     user_names_are_unique_case_insensitively(store).await;
     user_limit_is_exact(store).await;
     list_pages_cover_every_user_once(store).await;
     delete_user_with_keys_conflicts(store).await;
     access_keys_round_trip(store).await;
+    access_key_limit_is_per_owner(store).await;
+    record_key_usage_keeps_the_latest(store).await;
     nonces_are_remembered(store).await;
+    concurrent_same_name_creates(store).await;
+    concurrent_creates_respect_the_user_limit(store).await;
+    concurrent_same_nonce(store).await;
+    concurrent_key_creates_respect_the_limit(store).await;
+    concurrent_key_create_delete(store).await;
 }
 
-/// Runs the cases that need concurrency; `store` must be shareable.
+/// Runs the concurrent cases side by side, each on its own task, so that a
+/// multi-threaded runtime interleaves them with each other and with the
+/// store's own tasks. Works on a store that already holds data.
 pub async fn run_concurrent(store: Arc<dyn Store>) {
-    concurrent_same_name_creates(store.clone()).await;
-    concurrent_same_nonce(store.clone()).await;
-    concurrent_key_create_delete(store).await;
+    let tasks = [
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_same_name_creates(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_creates_respect_the_user_limit(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_same_nonce(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_key_creates_respect_the_limit(s.as_ref()).await }
+        }),
+        tokio::spawn(async move { concurrent_key_create_delete(store.as_ref()).await }),
+    ];
+    // The cases also run beside each other: each uses its own account.
+    for result in join_all(tasks).await {
+        if let Err(e) = result {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
 }
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -81,6 +118,78 @@ fn user(account: AccountId, name: &str) -> User {
     }
 }
 
+/// Needs an empty store.
+pub async fn accounts_round_trip(store: &dyn Store) {
+    assert_eq!(
+        store.root_account().await.unwrap(),
+        None,
+        "a fresh store has no root account"
+    );
+    let first = Account {
+        id: AccountId(1_000_000_000_000_000 + 7 * unique()),
+        created_at: T,
+    };
+    let root_key = key_for(first.id, KeyOwner::Root, &format!("LTAIacct{}", unique()));
+    store.create_account(&first, &root_key).await.unwrap();
+    assert_eq!(store.root_account().await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.access_key(&root_key.key.id).await.unwrap(),
+        Some(root_key.clone()),
+        "the root key comes with the account"
+    );
+    assert_eq!(
+        store
+            .list_access_keys(first.id, KeyOwner::Root)
+            .await
+            .unwrap(),
+        vec![root_key.key.clone()]
+    );
+
+    let again = store
+        .create_account(
+            &first,
+            &key_for(first.id, KeyOwner::Root, &format!("LTAIacct{}", unique())),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::AlreadyExists(Entity::Account))),
+        "{again:?}"
+    );
+
+    // Account and root key are one write: when the key cannot be stored,
+    // the account is not either.
+    let second = Account {
+        id: AccountId(first.id.0 + 1),
+        created_at: T + time::Duration::seconds(1),
+    };
+    let taken = key_for(second.id, KeyOwner::Root, root_key.key.id.as_str());
+    let clash = store.create_account(&second, &taken).await;
+    assert!(
+        matches!(clash, Err(StoreError::AlreadyExists(Entity::AccessKey))),
+        "{clash:?}"
+    );
+    assert_eq!(
+        store.access_key(&root_key.key.id).await.unwrap(),
+        Some(root_key.clone()),
+        "the existing key is untouched"
+    );
+    let second_key = key_for(second.id, KeyOwner::Root, &format!("LTAIacct{}", unique()));
+    store.create_account(&second, &second_key).await.unwrap();
+    assert_eq!(
+        store.root_account().await.unwrap(),
+        Some(first.clone()),
+        "the root account is the first one created"
+    );
+    assert!(
+        store
+            .list_users(second.id, None, 100)
+            .await
+            .unwrap()
+            .users
+            .is_empty()
+    );
+}
+
 pub async fn users_round_trip(store: &dyn Store) {
     let acct = account(store).await;
     let full = User {
@@ -88,6 +197,8 @@ pub async fn users_round_trip(store: &dyn Store) {
         mobile_phone: Some(MobilePhone::parse("86-18600008888").unwrap()),
         email: Some(Email::parse("a@example.com").unwrap()),
         comments: Some(Comments::parse("a&b<c>'\"😀").unwrap()),
+        updated_at: T + time::Duration::seconds(1),
+        last_login_at: Some(T + time::Duration::seconds(2)),
         ..user(acct, "Full.User")
     };
     store.create_user(&full, 100).await.unwrap();
@@ -391,6 +502,108 @@ pub async fn access_keys_round_trip(store: &dyn Store) {
     store.create_access_key(&k3, 2).await.unwrap();
 }
 
+pub async fn access_key_limit_is_per_owner(store: &dyn Store) {
+    let acct = account(store).await;
+    let a = user(acct, "la");
+    let b = user(acct, "lb");
+    store.create_user(&a, 100).await.unwrap();
+    store.create_user(&b, 100).await.unwrap();
+    let new = |owner| key_for(acct, owner, &format!("LTAIlim{}", unique()));
+    for owner in [KeyOwner::User(a.id), KeyOwner::User(b.id)] {
+        store.create_access_key(&new(owner), 2).await.unwrap();
+        let second = new(owner);
+        store.create_access_key(&second, 2).await.unwrap();
+        // Inactive keys count too.
+        store
+            .set_access_key_status(acct, owner, &second.key.id, KeyStatus::Inactive)
+            .await
+            .unwrap();
+        let third = store.create_access_key(&new(owner), 2).await;
+        assert!(
+            matches!(third, Err(StoreError::LimitExceeded(Entity::AccessKey))),
+            "{third:?}"
+        );
+    }
+    // The root identity has its own quota (it already holds one key).
+    store
+        .create_access_key(&new(KeyOwner::Root), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_access_key(&new(KeyOwner::Root), 2).await,
+        Err(StoreError::LimitExceeded(Entity::AccessKey))
+    ));
+    // A user of another account is not an owner here.
+    let other = account(store).await;
+    let stranger = key_for(other, KeyOwner::User(a.id), &format!("LTAIx{}", unique()));
+    let r = store.create_access_key(&stranger, 2).await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound(Entity::User))),
+        "{r:?}"
+    );
+    // A duplicate key id is refused.
+    let mine = store
+        .list_access_keys(acct, KeyOwner::User(a.id))
+        .await
+        .unwrap();
+    let dup = key_for(other, KeyOwner::Root, mine[0].id.as_str());
+    let r = store.create_access_key(&dup, 5).await;
+    assert!(
+        matches!(r, Err(StoreError::AlreadyExists(Entity::AccessKey))),
+        "{r:?}"
+    );
+}
+
+pub async fn record_key_usage_keeps_the_latest(store: &dyn Store) {
+    let acct = account(store).await;
+    let k1 = key_for(acct, KeyOwner::Root, &format!("LTAIuse{}", unique()));
+    let k2 = key_for(acct, KeyOwner::Root, &format!("LTAIuse{}", unique()));
+    store.create_access_key(&k1, 10).await.unwrap();
+    store.create_access_key(&k2, 10).await.unwrap();
+    let t1 = T + time::Duration::minutes(1);
+    let t2 = T + time::Duration::minutes(2);
+    let last_used = |id: AccessKeyId| async move {
+        store
+            .access_key(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .key
+            .last_used_at
+    };
+    store.record_key_usage(&[]).await.unwrap();
+    assert_eq!(last_used(k1.key.id.clone()).await, None);
+    // Several keys at once, one of them twice and out of order, plus a key
+    // that does not exist (deleted meanwhile): no error, latest wins.
+    store
+        .record_key_usage(&[
+            (k1.key.id.clone(), t2),
+            (k2.key.id.clone(), t1),
+            (k1.key.id.clone(), t1),
+            (AccessKeyId(format!("LTAIgone{}", unique())), t2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(last_used(k1.key.id.clone()).await, Some(t2));
+    assert_eq!(last_used(k2.key.id.clone()).await, Some(t1));
+    store
+        .record_key_usage(&[(k1.key.id.clone(), t1), (k2.key.id.clone(), t2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        last_used(k1.key.id.clone()).await,
+        Some(t2),
+        "never goes back"
+    );
+    assert_eq!(last_used(k2.key.id.clone()).await, Some(t2));
+    let listed = store.list_access_keys(acct, KeyOwner::Root).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|k| k.id == k1.key.id && k.last_used_at == Some(t2))
+    );
+}
+
 pub async fn nonces_are_remembered(store: &dyn Store) {
     let k1 = AccessKeyId(format!("LTAInonce{}", unique()));
     let k2 = AccessKeyId(format!("LTAInonce{}", unique()));
@@ -422,12 +635,11 @@ pub async fn nonces_are_remembered(store: &dyn Store) {
     );
 }
 
-pub async fn concurrent_same_name_creates(store: Arc<dyn Store>) {
-    let acct = account(store.as_ref()).await;
-    let results = join_all((0..64).map(|_| {
-        let store = store.clone();
-        async move { store.create_user(&user(acct, "contended"), 1000).await }
-    }))
+pub async fn concurrent_same_name_creates(store: &dyn Store) {
+    let acct = account(store).await;
+    let results = join_all(
+        (0..64).map(|_| async move { store.create_user(&user(acct, "contended"), 1000).await }),
+    )
     .await;
     let ok = results.iter().filter(|r| r.is_ok()).count();
     let dup = results
@@ -437,40 +649,77 @@ pub async fn concurrent_same_name_creates(store: Arc<dyn Store>) {
     assert_eq!((ok, dup), (1, 63), "{results:?}");
 }
 
-pub async fn concurrent_same_nonce(store: Arc<dyn Store>) {
+pub async fn concurrent_creates_respect_the_user_limit(store: &dyn Store) {
+    let acct = account(store).await;
+    let results = join_all((0..64).map(|i| async move {
+        store
+            .create_user(&user(acct, &format!("many{i}")), 10)
+            .await
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let full = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::LimitExceeded(Entity::User))))
+        .count();
+    assert_eq!((ok, full), (10, 54), "{results:?}");
+    let listed = store.list_users(acct, None, 100).await.unwrap();
+    assert_eq!(listed.users.len(), 10);
+}
+
+pub async fn concurrent_key_creates_respect_the_limit(store: &dyn Store) {
+    let acct = account(store).await;
+    let u = user(acct, "keyrush");
+    store.create_user(&u, 100).await.unwrap();
+    let results = join_all((0..16).map(|_| async move {
+        let k = key_for(acct, KeyOwner::User(u.id), &format!("LTAIrush{}", unique()));
+        store.create_access_key(&k, 2).await
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let full = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::LimitExceeded(Entity::AccessKey))))
+        .count();
+    assert_eq!((ok, full), (2, 14), "{results:?}");
+    assert_eq!(
+        store
+            .list_access_keys(acct, KeyOwner::User(u.id))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+pub async fn concurrent_same_nonce(store: &dyn Store) {
     let key = AccessKeyId(format!("LTAIcn{}", unique()));
-    let results = join_all((0..64).map(|_| {
-        let store = store.clone();
-        let key = key.clone();
-        async move {
-            store
-                .record_nonce(&key, "same", T + time::Duration::minutes(15))
-                .await
-                .unwrap()
-        }
+    let key = &key;
+    let results = join_all((0..64).map(|_| async move {
+        store
+            .record_nonce(key, "same", T + time::Duration::minutes(15))
+            .await
+            .unwrap()
     }))
     .await;
     assert_eq!(results.iter().filter(|fresh| **fresh).count(), 1);
 }
 
-pub async fn concurrent_key_create_delete(store: Arc<dyn Store>) {
-    let acct = account(store.as_ref()).await;
+pub async fn concurrent_key_create_delete(store: &dyn Store) {
+    let acct = account(store).await;
     let u = user(acct, "churn");
     store.create_user(&u, 100).await.unwrap();
-    let tasks = (0..32).map(|i| {
-        let store = store.clone();
-        async move {
-            let k = key_for(
-                acct,
-                KeyOwner::User(u.id),
-                &format!("LTAIchurn{i}x{}", unique()),
-            );
-            if store.create_access_key(&k, 2).await.is_ok() {
-                store
-                    .delete_access_key(acct, KeyOwner::User(u.id), &k.key.id)
-                    .await
-                    .unwrap();
-            }
+    let tasks = (0..32).map(|i| async move {
+        let k = key_for(
+            acct,
+            KeyOwner::User(u.id),
+            &format!("LTAIchurn{i}x{}", unique()),
+        );
+        if store.create_access_key(&k, 2).await.is_ok() {
+            store
+                .delete_access_key(acct, KeyOwner::User(u.id), &k.key.id)
+                .await
+                .unwrap();
         }
     });
     join_all(tasks).await;
