@@ -53,7 +53,13 @@ pub fn router(service: Service) -> Router {
 /// answers, with its status and meaning. Served by the server itself so it
 /// is reachable wherever the API is.
 async fn error_page() -> ([(axum::http::HeaderName, &'static str); 1], &'static str) {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], include_str!("errors.txt"))
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        include_str!("errors.txt"),
+    )
 }
 
 async fn handle(State(service): State<Service>, request: Request<Body>) -> Response {
