@@ -1,129 +1,247 @@
 #!/usr/bin/env bash
-# trustdesk benchmark: builds release binaries, starts a fresh server on a
-# free loopback port, and measures CreateUser, GetUser and ListUsers with the
-# signing load client. Writes a Markdown report to bench/results/<UTC>.md.
+# trustdesk benchmark: builds release binaries, starts a fresh server in a
+# temporary data dir on a free loopback port, and measures CreateUser, GetUser
+# and ListUsers with the signing load client (tools/loadgen). Writes a Markdown
+# report to bench/results/<UTC date-time>.md and prints it. See bench/README.md.
 #
-#   bench/run.sh                 default: 10 s per run, 100,000 users for ListUsers
+#   bench/run.sh                       10 s per run, ListUsers at 100,000 users
 #   DURATION=5 USERS=20000 bench/run.sh
-#   PIN=0 bench/run.sh           do not pin server and load client to separate cores
+#   PIN=0 bench/run.sh                 no taskset pinning (server and client share both CPUs)
 #
-# Bounded: every load run stops after DURATION seconds; populate stops at USERS.
+# Loopback only. Bounded: every load run stops after WARMUP+DURATION seconds
+# (and is killed by `timeout` shortly after), populate stops at USERS or after
+# POPULATE_CAP seconds; with the defaults the measuring part takes ~2-4 minutes
+# after the build. The server is stopped with SIGTERM on every exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${DURATION:-10}"
-USERS="${USERS:-100000}"
-PIN="${PIN:-1}"
-command -v taskset >/dev/null 2>&1 || PIN=0
 
-export SQLX_OFFLINE=true
-cargo build --release -q -p trustdesk -p trustdesk-loadgen
+DURATION="${DURATION:-10}"          # measured seconds per run
+WARMUP="${WARMUP:-1}"               # unrecorded seconds before each run
+USERS="${USERS:-100000}"            # users in the account for the ListUsers phase
+POPULATE_CONCURRENCY="${POPULATE_CONCURRENCY:-32}"
+POPULATE_CAP="${POPULATE_CAP:-240}" # seconds populate may take at most
+READY_TIMEOUT="${READY_TIMEOUT:-30}"
+BUILD_TIMEOUT="${BUILD_TIMEOUT:-1800}"
+if [ -z "${PIN:-}" ]; then
+  if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
+fi
+
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+for tool in curl jq awk; do command -v "$tool" >/dev/null 2>&1 || die "needs $tool"; done
+if [ "$PIN" = 1 ]; then
+  command -v taskset >/dev/null 2>&1 || die "PIN=1 needs taskset"
+  [ "$(nproc)" -ge 2 ] || die "PIN=1 needs 2 CPUs"
+fi
+
+echo "== building release binaries (cargo build --release -p trustdesk -p trustdesk-loadgen)" >&2
+SQLX_OFFLINE=true timeout "$BUILD_TIMEOUT" cargo build --release -q -p trustdesk -p trustdesk-loadgen
 SERVER=target/release/trustdesk
 LOADGEN=target/release/trustdesk-loadgen
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-data=$(mktemp -d)
+# A free loopback port: bind port 0 and read what the kernel chose.
+free_port() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  else
+    local p
+    while :; do
+      p=$((20000 + RANDOM % 40000))
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+  fi
+}
+port=$(free_port)
+endpoint="127.0.0.1:$port"
+work=$(mktemp -d "${TMPDIR:-/tmp}/trustdesk-bench.XXXXXX")
+data="$work/data"
+log="$work/server.log"
+mkdir -p "$data"
+
 export TRUSTDESK_LOADGEN_ACCESS_KEY_ID=LTAI5tBenchRootKey000001
-export TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET=BenchRootSecret0123456789abcde
-server_pin=() ; load_pin=()
+export TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET=BenchRootSecret0123456789abcde   # 30 alnum, bench only
+server_pin=(); load_pin=()
 if [ "$PIN" = 1 ]; then server_pin=(taskset -c 0); load_pin=(taskset -c 1); fi
 
+pid=""
+stop_server() {
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { echo "server ignored SIGTERM for 10 s; SIGKILL" >&2; kill -KILL "$pid" 2>/dev/null || true; }
+  fi
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
+cleanup() {
+  local rc=$?
+  stop_server
+  if [ "$rc" -ne 0 ] && [ -s "$log" ]; then echo "--- server log (last 20 lines)" >&2; tail -n 20 "$log" >&2; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== starting the server on $endpoint (data dir $data)" >&2
 start_ns=$(date +%s%N)
-TRUSTDESK_LISTEN="127.0.0.1:$port" TRUSTDESK_DATA_DIR="$data" \
+env TRUSTDESK_LISTEN="$endpoint" TRUSTDESK_DATA_DIR="$data" \
   TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID="$TRUSTDESK_LOADGEN_ACCESS_KEY_ID" \
   TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET="$TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET" \
-  TRUSTDESK_MAX_USERS_PER_ACCOUNT=10000000 TRUSTDESK_LOG=warn \
-  "${server_pin[@]}" "$SERVER" serve > "$data/server.log" 2>&1 &
+  TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000 TRUSTDESK_LOG_FORMAT=json RUST_LOG=warn \
+  "${server_pin[@]}" "$SERVER" serve >"$log" 2>&1 &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-  kill -0 $pid 2>/dev/null || { cat "$data/server.log"; exit 1; }
-  sleep 0.02
+deadline=$(( $(date +%s) + READY_TIMEOUT ))
+until curl -fs -o /dev/null --max-time 1 "http://$endpoint/readyz"; do
+  kill -0 "$pid" 2>/dev/null || die "the server exited during startup"
+  [ "$(date +%s)" -lt "$deadline" ] || die "no /readyz 200 within $READY_TIMEOUT s"
+  sleep 0.005
 done
 startup_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+echo "   ready after $startup_ms ms" >&2
 
-cpu_ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
-hwm() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
+# Server accounting from /proc: CPU ticks (utime+stime, fields 14+15; fields
+# counted after the ')' closing the command name), VmRSS / VmHWM in kB.
+server_ticks() { sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}'; }
+server_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$pid/status"; }
+mib() { awk -v kb="$1" 'BEGIN {printf "%.1f", kb / 1024}'; }
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-rows=()
-# run <label> <loadgen args...>: one bounded run, one table row.
-run() {
-  local label=$1; shift
-  local before after out
-  before=$(cpu_ticks)
-  out=$("${load_pin[@]}" "$LOADGEN" --endpoint "127.0.0.1:$port" --duration "$DURATION" --json "$@")
-  after=$(cpu_ticks)
-  echo "$out" | sed -n '1,3p' >&2
-  local j; j=$(echo "$out" | tail -n 1)
-  rows+=("$(python3 - "$label" "$j" "$before" "$after" "$(rss)" <<'PY'
-import json, sys
-label, j, before, after, rss = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-server_cpu = (after - before) / 100.0
-# The CPU window includes the 1 s warm-up; requests sent then are not counted,
-# so spread the CPU over the whole window's requests at the measured rate.
-window = j["elapsed_s"] + 1.0
-per_req = server_cpu * 1e6 / (j["rps"] * window) if j["rps"] else float("nan")
-print(f"| {label} | {j['rps']:,.0f} | {j['p50_ms']:.2f} | {j['p99_ms']:.2f} | {j['max_ms']:.2f} | {j['errors']} | {server_cpu/window*100:.0f}% of a core ({per_req:.0f} µs/req) | {j['loadgen_cpu_s']/j['elapsed_s']*100:.0f}% of a core | {rss/1024:.1f} MiB |")
-PY
-)")
+report_body=""   # Markdown accumulated phase by phase
+add() { report_body+="$*"$'\n'; }
+error_notes=""
+phase_rows=""
+phase_ticks0=0
+
+phase_begin() {
+  echo "== $1" >&2
+  add ""; add "## $1"; add ""
+  phase_rows=""
+  phase_ticks0=$(server_ticks)
+}
+phase_end() {
+  local ticks rss hwm
+  ticks=$(( $(server_ticks) - phase_ticks0 )); rss=$(server_kb VmRSS); hwm=$(server_kb VmHWM)
+  if [ -n "$phase_rows" ]; then
+    add "| run | req/s | p50 ms | p99 ms | max ms | requests | errors | server CPU | server µs/req | loadgen µs/req | server RSS after |"
+    add "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    add "${phase_rows%$'\n'}"
+    add ""
+  fi
+  add "After this phase: server RSS $(mib "$rss") MiB (VmHWM $(mib "$hwm") MiB); server CPU in the phase $(awk -v t="$ticks" -v h="$clk_tck" 'BEGIN {printf "%.2f", t / h}') s."
 }
 
-echo "== CreateUser" >&2
-run "CreateUser c=32" --action create-user --concurrency 32 --name-prefix c32
-run "CreateUser c=1" --action create-user --concurrency 1 --name-prefix c1
-"${load_pin[@]}" "$LOADGEN" --endpoint "127.0.0.1:$port" --action create-user --requests 1 --concurrency 1 --warmup 0 --user-name bench-existing >/dev/null
-echo "== GetUser" >&2
-run "GetUser c=32" --action get-user --concurrency 32
-run "GetUser c=1" --action get-user --concurrency 1
-existing=$(python3 - "$data" <<'PY'
-import sqlite3, sys
-print(sqlite3.connect(f"{sys.argv[1]}/trustdesk.db").execute("select count(*) from users").fetchone()[0])
-PY
-)
-need=$(( USERS > existing ? USERS - existing : 0 ))
-echo "== populate $need users (to $USERS)" >&2
-pop_start=$(date +%s%N)
-"${load_pin[@]}" "$LOADGEN" --endpoint "127.0.0.1:$port" --action populate --count "$need" --concurrency 64 --name-prefix pop >/dev/null
-pop_s=$(( ($(date +%s%N) - pop_start) / 1000000 ))
-users_now=$(python3 - "$data" <<'PY'
-import sqlite3, sys
-print(sqlite3.connect(f"{sys.argv[1]}/trustdesk.db").execute("select count(*) from users").fetchone()[0])
-PY
-)
-echo "== ListUsers at $users_now users" >&2
-run "ListUsers MaxItems=100 c=32 (first page)" --action list-users --concurrency 32 --max-items 100
-run "ListUsers MaxItems=100 c=32 (deep, Marker chain)" --action list-users --concurrency 32 --max-items 100 --deep
-run "ListUsers MaxItems=100 c=8 (deep)" --action list-users --concurrency 8 --max-items 100 --deep
-run "ListUsers MaxItems=100 c=1 (deep)" --action list-users --concurrency 1 --max-items 100 --deep
-run "GetUser c=32 at $users_now users" --action get-user --concurrency 32
+# load <label> <loadgen args...>: one bounded, measured run; one table row.
+load() {
+  local label=$1; shift
+  local t0 t1 out json rc=0
+  last_json='{"ok_total":0}'
+  t0=$(server_ticks)
+  out=$(timeout $(( ${DURATION%.*} + ${WARMUP%.*} + 60 )) "${load_pin[@]}" "$LOADGEN" \
+        --endpoint "$endpoint" --duration "$DURATION" --warmup "$WARMUP" --requests 1000000000 --json "$@") || rc=$?
+  t1=$(server_ticks)
+  printf '%s\n' "$out" | sed '$d' | sed 's/^/   /' >&2
+  json=$(printf '%s\n' "$out" | tail -n 1)
+  if [ "$rc" -ne 0 ] || ! jq -e . >/dev/null 2>&1 <<<"$json"; then
+    phase_rows+="| $label | failed (exit $rc) | | | | | | | | | |"$'\n'
+    error_notes+="- $label: the load client failed (exit $rc)"$'\n'
+    return 0
+  fi
+  local rss; rss=$(server_kb VmRSS)
+  phase_rows+=$(jq -r --arg name "$label" --argjson ticks $(( t1 - t0 )) --argjson hz "$clk_tck" --argjson rss "$rss" '
+      def f(d): if . == null then "n/a" else (. * pow(10; d) | round) / pow(10; d) | tostring end;
+      ($ticks / $hz) as $cpu
+      | "| \($name) | \(.rps | f(0)) | \(.p50_ms | f(3)) | \(.p99_ms | f(2)) | \(.max_ms | f(2)) | \(.requests) | \(.errors)"
+        + " | \($cpu | f(2)) s (\(($cpu / .wall_s * 100) | f(0)) % of a core)"
+        + " | \(if .sent_total > 0 then ($cpu * 1e6 / .sent_total | f(1)) else "n/a" end)"
+        + " | \(.loadgen_cpu_us_per_req | f(1))"
+        + " | \($rss / 1024 | f(1)) MiB |"' <<<"$json")$'\n'
+  local errs; errs=$(jq -r '.error_classes | to_entries | map("\(.value) × \(.key)") | join("; ")' <<<"$json")
+  [ -z "$errs" ] || error_notes+="- $label: $errs"$'\n'
+  last_json=$json
+}
 
-db_bytes=$(du -cb "$data"/trustdesk.db* | tail -n 1 | cut -f1)
-final_rss=$(rss); final_hwm=$(hwm)
-kill -TERM $pid; wait $pid || true
-trap 'rm -rf "$data"' EXIT
+# ---------------------------------------------------------------- phase 1
+phase_begin "Phase 1: CreateUser (new user per request, names <prefix>-<worker>-<seq>)"
+created=0   # users in the account, counted from 2xx CreateUser answers (warm-up included)
+load "CreateUser c=32" --action create-user --concurrency 32 --name-prefix c32
+created=$(( created + $(jq .ok_total <<<"$last_json") ))
+load "CreateUser c=1" --action create-user --concurrency 1 --name-prefix c1
+created=$(( created + $(jq .ok_total <<<"$last_json") ))
+phase_end
 
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+# ---------------------------------------------------------------- phase 2
+phase_begin "Phase 2: GetUser of one existing user"
+"${load_pin[@]}" timeout 30 "$LOADGEN" --endpoint "$endpoint" --action create-user \
+  --user-name bench-existing --requests 1 --json >"$work/existing.out" || true
+if [ "$(tail -n 1 "$work/existing.out" | jq -r .ok 2>/dev/null)" = 1 ]; then
+  created=$(( created + 1 ))
+else
+  error_notes+="- creating bench-existing failed: $(grep -m1 '^sample error' "$work/existing.out" || echo '?')"$'\n'
+fi
+load "GetUser c=32" --action get-user --concurrency 32 --user-name bench-existing
+load "GetUser c=1" --action get-user --concurrency 1 --user-name bench-existing
+phase_end
+
+# ---------------------------------------------------------------- phase 3
+phase_begin "Phase 3: populate to $USERS users, then ListUsers (MaxItems=100)"
+need=$(( USERS > created ? USERS - created : 0 ))
+pop_note="no users added (the earlier phases created $created)"
+if [ "$need" -gt 0 ]; then
+  echo "   populate: $need users at c=$POPULATE_CONCURRENCY (the earlier phases created $created)" >&2
+  pop_t0=$(server_ticks); pop_start=$(date +%s%N); rc=0
+  timeout $(( POPULATE_CAP + 30 )) "${load_pin[@]}" "$LOADGEN" --endpoint "$endpoint" --action populate \
+    --count "$need" --concurrency "$POPULATE_CONCURRENCY" --duration "$POPULATE_CAP" --name-prefix pop --json \
+    >"$work/populate.out" || rc=$?
+  pop_ms=$(( ($(date +%s%N) - pop_start) / 1000000 ))
+  pop_cpu=$(awk -v t=$(( $(server_ticks) - pop_t0 )) -v h="$clk_tck" 'BEGIN {printf "%.2f", t / h}')
+  pop_json=$(tail -n 1 "$work/populate.out")
+  pop_ok=$(jq -r .ok <<<"$pop_json" 2>/dev/null || echo 0)
+  created=$(( created + ${pop_ok:-0} ))
+  pop_note="populate added $pop_ok of $need users in $(awk -v m="$pop_ms" 'BEGIN {printf "%.1f", m / 1000}') s (c=$POPULATE_CONCURRENCY, $(jq -r '.ok_rps | round' <<<"$pop_json" 2>/dev/null) users/s, p50 $(jq -r .p50_ms <<<"$pop_json" 2>/dev/null) ms, p99 $(jq -r .p99_ms <<<"$pop_json" 2>/dev/null) ms; server CPU $pop_cpu s)"
+  [ "$rc" -eq 0 ] || error_notes+="- populate: exit $rc; $(jq -c .error_classes <<<"$pop_json" 2>/dev/null)"$'\n'
+fi
+add "Users in the account: $created (counted from 2xx CreateUser answers); $pop_note."
+add ""
+load "ListUsers first page c=32" --action list-users --concurrency 32 --max-items 100
+load "ListUsers first page c=1" --action list-users --concurrency 1 --max-items 100
+load "ListUsers deep (Marker chain) c=32" --action list-users --concurrency 32 --max-items 100 --deep
+load "ListUsers deep (Marker chain) c=1" --action list-users --concurrency 1 --max-items 100 --deep
+load "GetUser c=32 at $created users" --action get-user --concurrency 32 --user-name bench-existing
+phase_end
+
+# ---------------------------------------------------------------- the end
+db_bytes=$(du -sb "$data" | cut -f1)
+db_files=$(cd "$data" && ls -l | awk 'NR > 1 {printf "%s%s %s B", sep, $NF, $5; sep = ", "}')
+final_rss=$(server_kb VmRSS); final_hwm=$(server_kb VmHWM)
+stop_t0=$(date +%s%N)
+stop_server
+stop_ms=$(( ($(date +%s%N) - stop_t0) / 1000000 ))
+server_errors=$(grep -c '"level":"ERROR"' "$log" || true)
+
+stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 mkdir -p bench/results
 report="bench/results/$stamp.md"
 {
-  echo "# trustdesk benchmark $stamp"
+  echo "# trustdesk benchmark, $stamp"
   echo
   echo "## Setup"
   echo
-  echo "- commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with local changes)')"
-  echo "- machine: $(nproc) vCPU, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r)"
+  echo "- machine: $(nproc) vCPU, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM; kernel $(uname -r)"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
   echo "- rustc: $(rustc --version)"
-  echo "- server: release build, SQLite WAL synchronous=FULL (every 2xx is on disk), group commit; fresh data dir"
-  echo "- load: trustdesk-loadgen, V1-signed POST requests (fresh nonce + timestamp each, as the old Python SDK sends RAM calls), closed loop, ${DURATION} s per run after 1 s warm-up"
-  if [ "$PIN" = 1 ]; then echo "- pinning: server on CPU 0, load client on CPU 1 (taskset)"; else echo "- pinning: none (server and load client share both CPUs)"; fi
-  echo "- startup (exec to /readyz 200, empty data dir): ${startup_ms} ms"
-  echo "- users in the account during the ListUsers runs: ${users_now} (the CreateUser runs made ${existing}; populate added ${need} through the API at c=64 in ${pop_s} ms)"
-  echo "- database size at the end: $(( db_bytes / 1024 / 1024 )) MiB (${db_bytes} bytes, db + wal)"
-  echo "- server RSS at the end: $(( final_rss / 1024 )) MiB (peak $(( final_hwm / 1024 )) MiB)"
+  echo "- server: \`target/release/trustdesk serve\`, fresh data dir, \`TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000\`, JSON logs at warn"
+  echo "- load: \`trustdesk-loadgen\` (1 runtime thread): V1-signed POST requests as the old Python SDK sends RAM calls (fresh nonce + timestamp each), closed loop, one keep-alive connection per worker, ${WARMUP} s warm-up (not recorded) then ${DURATION} s measured per run; latencies exact (every one kept)"
+  if [ "$PIN" = 1 ]; then echo "- pinning: server on CPU 0, load client on CPU 1 (taskset)"; else echo "- pinning: none (server and load client share the CPUs)"; fi
+  echo "- startup (exec until \`/readyz\` 200, empty data dir): **${startup_ms} ms**; shutdown after SIGTERM: ${stop_ms} ms"
+  echo "- data dir at the end: **$(awk -v b="$db_bytes" 'BEGIN {printf "%.1f", b / 1048576}') MiB** ($db_bytes B: $db_files)"
+  echo "- server memory at the end: RSS $(mib "$final_rss") MiB, peak (VmHWM) $(mib "$final_hwm") MiB"
+  echo "- server CPU = utime+stime from \`/proc/<pid>/stat\` over the whole load-client run, warm-up included, so server µs/req divides by warm-up + measured requests; loadgen µs/req is the client's own CPU in the measured window."
+  printf '%s' "$report_body"
   echo
-  echo "| run | req/s | p50 ms | p99 ms | max ms | errors | server CPU | load client CPU | server RSS |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}"
-} > "$report"
+  echo "## Errors"
+  echo
+  if [ -n "$error_notes" ]; then printf '%s' "$error_notes"; else echo "None: every measured request got a 2xx."; fi
+  echo "- server log: $server_errors ERROR lines"
+} >"$report"
 cat "$report"
 echo "report: $report" >&2

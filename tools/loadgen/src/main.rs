@@ -6,386 +6,654 @@
 //! old Python SDK sends RAM calls (POST, every parameter in the query
 //! string, empty body). It only talks to loopback addresses and always stops
 //! on its own: at `--requests` or after `--duration`, whichever comes first.
+//!
+//! Closed loop: `--concurrency` workers, each with one keep-alive connection
+//! and one request in flight. Every latency is kept (µs, `Vec<u32>` per
+//! worker), merged and sorted at the end, so percentiles are exact.
 
-use std::collections::BTreeMap;
+mod client;
+mod stats;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, ValueEnum};
-use http_body_util::{BodyExt, Empty};
-use hyper::body::Bytes;
-use hyper::{Request, header};
-use hyper_util::rt::TokioIo;
-use trustdesk_auth::Params;
+
+use client::{Conn, Outcome, Signer};
+use stats::Tally;
+
+const LONG_ABOUT: &str = "\
+Signed-request load client for trustdesk's Alibaba RPC face (RAM 2015-05-01). Loopback only.
+
+Every request is what the old Alibaba Python SDK (aliyun-python-sdk-core 2.16.1) sends for a \
+RAM call: POST /?<query> with all parameters in the query string and an empty body \
+(Content-Length: 0, no Content-Type), carrying Action, Version=2015-05-01, Format, \
+RegionId=cn-hangzhou, SignatureType= (empty) and the business parameters, signed with \
+Signature V1 (HMAC-SHA1) with a fresh SignatureNonce (UUID v4, 32 hex digits) and Timestamp \
+(UTC, now) per request.
+
+Closed loop: --concurrency workers, each with its own HTTP/1.1 keep-alive connection \
+(TCP_NODELAY) and one request in flight. After --warmup seconds of unrecorded load, requests \
+are measured until --requests have been sent or --duration seconds have passed, whichever \
+comes first. A response counts as OK only if its status is 2xx; anything else is an error, \
+classified by status and the vendor error Code of the body (JSON \"Code\" or XML <Code>); \
+connection failures and timeouts are errors of class \"transport\".
+
+Output (stdout): a setup line; requests, ok, errors; measured elapsed time and req/s; latency \
+p50/p90/p99/max (exact: every latency is kept); the client's own CPU time during the measured \
+window (utime+stime from /proc/self/stat, assuming CLK_TCK = 100, i.e. 10 ms resolution) in \
+seconds and µs per request; the most frequent error classes and one sample error body. With \
+--json, a final line holds the same as one JSON object (plus warm-up counts).
+
+Actions:
+  create-user  CreateUser, each request a new UserName <prefix>-<worker>-<seq> (seq zero-padded, \
+so every worker appends in name order). With --user-name NAME and --requests 1 it creates \
+exactly NAME, once, without warm-up.
+  get-user     GetUser of --user-name (default bench-existing; create it first).
+  list-users   ListUsers with MaxItems=--max-items, first page only; with --deep each worker \
+follows the Marker chain page by page and restarts from the first page after the last, so \
+pages at every depth are measured.
+  populate     Create --count users as fast as possible (no warm-up, no --requests); progress \
+every 5 % or every 2 s on stderr. Exits with status 2 if fewer than --count were created.
+
+Exit status: 0 when the run completed (errors are reported, not fatal), 1 on bad arguments or \
+when no request got any response, 2 when populate fell short.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Action {
     /// CreateUser with a distinct UserName per request.
     CreateUser,
-    /// GetUser of one existing user (`--user-name`).
+    /// GetUser of one existing user (--user-name).
     GetUser,
-    /// ListUsers pages of `--max-items` (with `--deep`, walking the Marker chain).
+    /// ListUsers pages of --max-items (with --deep, walking the Marker chain).
     ListUsers,
-    /// Create `--count` users as fast as possible, with progress on stderr.
+    /// Create --count users as fast as possible, with progress on stderr.
     Populate,
+}
+
+impl Action {
+    fn api_name(self) -> &'static str {
+        match self {
+            Action::CreateUser | Action::Populate => "CreateUser",
+            Action::GetUser => "GetUser",
+            Action::ListUsers => "ListUsers",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// Format=JSON (what the SDKs send).
     Json,
+    /// Format=XML.
     Xml,
 }
 
 /// Signed-request load client for trustdesk's Alibaba RPC face (loopback only).
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = LONG_ABOUT)]
 struct Args {
-    /// Server address, `127.0.0.1:PORT` (loopback addresses only).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Server address IP:PORT. Only loopback addresses (127.0.0.0/8, [::1]) are accepted.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = loopback_endpoint)]
     endpoint: SocketAddr,
     /// AccessKeyId to sign with.
     #[arg(long, env = "TRUSTDESK_LOADGEN_ACCESS_KEY_ID")]
     access_key_id: String,
-    /// AccessKey secret to sign with.
+    /// AccessKey secret to sign with (prefer the environment variable: arguments are visible in ps).
     #[arg(
         long,
         env = "TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET",
         hide_env_values = true
     )]
     access_key_secret: String,
-    /// What to send.
+    /// What to send (the action list in --help says more).
     #[arg(long, value_enum)]
     action: Action,
-    /// Concurrent connections, one request in flight on each.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
-    /// Stop after this many measured requests.
-    #[arg(long, default_value_t = 100_000)]
+    /// Workers = connections, one request in flight on each.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// Stop after this many measured requests (or --duration, whichever comes first).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     requests: u64,
-    /// Stop after this many seconds of measurement.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Seconds of unrecorded load before measuring.
-    #[arg(long, default_value_t = 1.0)]
+    /// Stop measuring after this many seconds (or --requests, whichever comes first). Default 10; populate: 600 (a safety cap, it normally stops at --count).
+    #[arg(long, value_parser = seconds)]
+    duration: Option<f64>,
+    /// Seconds of load before measuring; requests sent then are not recorded (populate: ignored).
+    #[arg(long, default_value_t = 1.0, value_parser = seconds_or_zero)]
     warmup: f64,
-    /// Prefix of the UserNames CreateUser and populate invent.
-    #[arg(long, default_value = "bench")]
-    name_prefix: String,
-    /// User to read with GetUser (and, with create-user, the exact name to create when --requests is 1).
-    #[arg(long, default_value = "bench-existing")]
-    user_name: String,
-    /// ListUsers page size.
-    #[arg(long, default_value_t = 100)]
+    /// Prefix of the UserNames create-user and populate invent: <prefix>-<worker>-<seq>. Default lg<unix time>, so repeated runs do not collide. 1-40 chars of A-Z a-z 0-9 . @ _ -.
+    #[arg(long, value_parser = name_prefix)]
+    name_prefix: Option<String>,
+    /// get-user: the user to read (default bench-existing). create-user with --requests 1: the exact name to create.
+    #[arg(long)]
+    user_name: Option<String>,
+    /// list-users: MaxItems, 1-1000.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_items: u32,
-    /// ListUsers: follow Marker so pages deep in the list are measured.
+    /// list-users: follow the Marker chain so pages deep in the list are measured; each worker restarts at the first page after the last.
     #[arg(long)]
     deep: bool,
-    /// Users to create with populate.
-    #[arg(long, default_value_t = 1000)]
+    /// populate: number of users to create.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     count: u64,
-    /// Response format.
+    /// Format parameter of every request (response format).
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
-    /// Runtime worker threads (on a 2-core machine, 1 leaves a core for the server).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Also print a one-line JSON summary.
+    /// Tokio runtime worker threads. Default 1: on a 2-core machine the server gets the other core.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    threads: u32,
+    /// A request without a complete response after this many seconds is a transport error (the connection is then replaced).
+    #[arg(long, default_value_t = 30.0, value_parser = seconds)]
+    request_timeout: f64,
+    /// Also print the summary as one line of JSON (the last line of stdout).
     #[arg(long)]
     json: bool,
 }
 
-/// The one wall-clock read: signatures carry the current time, and the
-/// server checks it against its own clock.
+fn loopback_endpoint(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not IP:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "refusing {}: only loopback addresses (127.0.0.0/8, ::1) may be loaded",
+            addr.ip()
+        ));
+    }
+    if addr.port() == 0 {
+        return Err("port 0 is not a server port".to_owned());
+    }
+    Ok(addr)
+}
+
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("expected seconds, > 0 and <= 86400".to_owned()),
+    }
+}
+
+fn seconds_or_zero(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=3600.0).contains(&v) => Ok(v),
+        _ => Err("expected seconds, 0 to 3600".to_owned()),
+    }
+}
+
+fn name_prefix(s: &str) -> Result<String, String> {
+    let valid = (1..=40).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'@' | b'_' | b'-'));
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err("1-40 chars of A-Z a-z 0-9 . @ _ -".to_owned())
+    }
+}
+
+/// The one wall-clock read of the program. The load generator legitimately
+/// needs it: every signed request carries `Timestamp` (UTC now), which the
+/// server checks against its own clock (±15 min), and default name prefixes
+/// are made unique per run from it. Everything else uses `Instant`.
 #[allow(clippy::disallowed_methods)]
 fn wall_clock() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-/// CPU seconds this process has used (utime + stime from /proc/self/stat,
-/// at the usual 100 ticks per second).
-fn own_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
+/// Read-only description of the run, shared by all workers.
+struct Plan {
+    signer: Signer,
+    action: Action,
+    endpoint: SocketAddr,
+    /// Measured requests to send at most (populate: --count).
+    limit: u64,
+    name_prefix: String,
+    /// create-user: create exactly this name.
+    exact_name: Option<String>,
+    user_name: String,
+    max_items: String,
+    deep: bool,
+    xml: bool,
+    request_timeout: Duration,
+    warm_until: Instant,
+    stop_at: Instant,
 }
 
 #[derive(Default)]
-struct Tally {
-    latencies_us: Vec<u32>,
-    ok: u64,
-    errors: BTreeMap<String, u64>,
-    sample_error: Option<String>,
-}
-
-struct Shared {
-    args: Args,
+struct Counters {
+    /// Measured requests started (the --requests / --count bound).
     issued: AtomicU64,
+    /// populate: 2xx and everything else.
     created: AtomicU64,
+    failed: AtomicU64,
 }
 
-fn build_query(shared: &Shared, worker: usize, seq: u64, marker: Option<&str>) -> String {
-    let a = &shared.args;
-    let format = match a.format {
-        Format::Json => "JSON",
-        Format::Xml => "XML",
-    };
-    let mut p = Params::from_pairs([
-        ("Version", "2015-05-01"),
-        ("Format", format),
-        ("RegionId", "cn-hangzhou"),
-    ]);
-    match a.action {
-        Action::CreateUser | Action::Populate => {
-            p.insert("Action", "CreateUser");
-            let name = if a.action == Action::CreateUser && a.requests == 1 {
-                a.user_name.clone()
-            } else {
-                format!("{}-{worker}-{seq}", a.name_prefix)
-            };
-            p.insert("UserName", name);
-        }
-        Action::GetUser => {
-            p.insert("Action", "GetUser");
-            p.insert("UserName", a.user_name.as_str());
-        }
-        Action::ListUsers => {
-            p.insert("Action", "ListUsers");
-            p.insert("MaxItems", a.max_items.to_string());
-            if let Some(m) = marker {
-                p.insert("Marker", m);
-            }
-        }
-    }
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    trustdesk_auth::sign::v1_query(
-        "POST",
-        p,
-        &a.access_key_id,
-        &a.access_key_secret,
-        &nonce,
-        wall_clock(),
-    )
-}
-
-async fn worker(
-    shared: Arc<Shared>,
-    id: usize,
-    warm_until: Instant,
-    stop_at: Instant,
-) -> anyhow::Result<Tally> {
-    let a = &shared.args;
-    let stream = tokio::net::TcpStream::connect(a.endpoint)
-        .await
-        .context("connecting")?;
-    stream.set_nodelay(true)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let host = a.endpoint.to_string();
-    let limit = if a.action == Action::Populate {
-        a.count
-    } else {
-        a.requests
-    };
+async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
     let mut tally = Tally::default();
+    let mut conn: Option<Conn> = None;
     let mut marker: Option<String> = None;
     let mut seq = 0u64;
     loop {
         let now = Instant::now();
-        if now >= stop_at {
+        if now >= plan.stop_at {
             break;
         }
-        let measured = now >= warm_until;
-        if measured && shared.issued.fetch_add(1, Ordering::Relaxed) >= limit {
+        let measured = now >= plan.warm_until;
+        if measured && counters.issued.fetch_add(1, Ordering::Relaxed) >= plan.limit {
             break;
         }
         seq += 1;
-        let query = build_query(&shared, id, seq, marker.as_deref());
-        let request = Request::post(format!("/?{query}"))
-            .header(header::HOST, host.as_str())
-            .header(header::CONTENT_LENGTH, "0")
-            .body(Empty::<Bytes>::new())?;
-        let started = Instant::now();
-        let response = sender.send_request(request).await?;
-        let status = response.status();
-        let body = response.into_body().collect().await?.to_bytes();
-        let elapsed = started.elapsed();
-        if a.action == Action::ListUsers && a.deep && status.is_success() {
-            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            marker = v["Marker"]
-                .as_str()
-                .filter(|_| v["IsTruncated"] == true)
-                .map(str::to_owned);
-        }
-        if status.is_success() && a.action == Action::Populate {
-            let done = shared.created.fetch_add(1, Ordering::Relaxed) + 1;
-            if done.is_multiple_of((a.count / 20).max(1)) {
-                eprintln!("populate: {done}/{} users", a.count);
+        let name;
+        let business: Vec<(&'static str, &str)> = match plan.action {
+            Action::CreateUser | Action::Populate => {
+                name = match &plan.exact_name {
+                    Some(n) => n.clone(),
+                    None => format!("{}-{id}-{seq:08}", plan.name_prefix),
+                };
+                vec![("UserName", name.as_str())]
+            }
+            Action::GetUser => vec![("UserName", plan.user_name.as_str())],
+            Action::ListUsers => {
+                let mut b = vec![("MaxItems", plan.max_items.as_str())];
+                if let Some(m) = &marker {
+                    b.push(("Marker", m.as_str()));
+                }
+                b
+            }
+        };
+        // A connection the server closed while idle takes no request; such
+        // an attempt sent nothing, so reconnect and sign again (a few times).
+        let mut outcome = Outcome::NotReady;
+        for _ in 0..3 {
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => match client::connect(plan.endpoint).await {
+                    Ok(c) => {
+                        tally.connections += 1;
+                        conn.insert(c)
+                    }
+                    Err(e) => {
+                        outcome = Outcome::Failed(e);
+                        // Do not spin on a refused connection.
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        break;
+                    }
+                },
+            };
+            let request = match plan.signer.request(plan.action.api_name(), &business) {
+                Ok(r) => r,
+                Err(e) => {
+                    outcome = Outcome::Failed(e);
+                    break;
+                }
+            };
+            outcome = c.exchange(request, plan.request_timeout).await;
+            if !matches!(outcome, Outcome::Response { .. }) {
+                conn = None;
+            }
+            if !matches!(outcome, Outcome::NotReady) {
+                break;
             }
         }
-        if !measured {
-            continue;
-        }
-        tally
-            .latencies_us
-            .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
-        if status.is_success() {
-            tally.ok += 1;
-        } else {
-            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let code = v["Code"].as_str().unwrap_or("?");
-            *tally
-                .errors
-                .entry(format!("{} {code}", status.as_u16()))
-                .or_default() += 1;
-            tally
-                .sample_error
-                .get_or_insert_with(|| String::from_utf8_lossy(&body).into_owned());
+        match outcome {
+            Outcome::Response {
+                status,
+                body,
+                latency,
+            } => {
+                let ok = status.is_success();
+                if plan.action == Action::Populate {
+                    let counter = if ok {
+                        &counters.created
+                    } else {
+                        &counters.failed
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                if plan.action == Action::ListUsers && plan.deep {
+                    // At the end of the list (or after an error) start over.
+                    let next = if ok {
+                        stats::next_marker(&body, plan.xml)
+                    } else {
+                        None
+                    };
+                    if ok && next.is_none() && marker.is_some() {
+                        tally.list_ends += 1;
+                    }
+                    marker = next;
+                }
+                if !measured {
+                    tally.warmup_requests += 1;
+                    tally.warmup_ok += u64::from(ok);
+                    continue;
+                }
+                tally.requests += 1;
+                tally
+                    .latencies_us
+                    .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+                if ok {
+                    tally.ok += 1;
+                } else {
+                    let class = format!("HTTP {} {}", status.as_u16(), stats::error_code(&body));
+                    tally.error(class, || String::from_utf8_lossy(&body).into_owned());
+                }
+            }
+            Outcome::Failed(_) | Outcome::TimedOut | Outcome::NotReady => {
+                let what = match outcome {
+                    Outcome::Failed(e) => e,
+                    Outcome::TimedOut => "timeout".to_owned(),
+                    _ => "connection not ready after 3 reconnects".to_owned(),
+                };
+                if plan.action == Action::Populate {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                }
+                if !measured {
+                    tally.warmup_requests += 1;
+                    continue;
+                }
+                tally.requests += 1;
+                let class = format!("transport: {what}");
+                tally.error(class.clone(), || class);
+            }
         }
     }
-    Ok(tally)
+    tally
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
+/// populate: a progress line on stderr at every 5 % step or every 2 s.
+async fn progress(counters: Arc<Counters>, count: u64, start: Instant) {
+    let mut last_step = 0;
+    let mut last_print = start;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let created = counters.created.load(Ordering::Relaxed);
+        let step = created * 20 / count;
+        let now = Instant::now();
+        if step > last_step || now - last_print >= Duration::from_secs(2) {
+            print_progress(&counters, count, start);
+            last_step = step;
+            last_print = now;
+        }
     }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[idx]) / 1000.0
 }
 
-fn main() -> anyhow::Result<()> {
+fn print_progress(counters: &Counters, count: u64, start: Instant) {
+    let created = counters.created.load(Ordering::Relaxed);
+    let failed = counters.failed.load(Ordering::Relaxed);
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "populate: {created}/{count} users ({:.0} %), {failed} failed, {secs:.1} s, {:.0} users/s",
+        created as f64 * 100.0 / count as f64,
+        created as f64 / secs.max(1e-9)
+    );
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("trustdesk-loadgen: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<std::process::ExitCode> {
     let args = Args::parse();
-    if !args.endpoint.ip().is_loopback() {
-        bail!(
-            "refusing to send load to {}: only loopback addresses are allowed",
-            args.endpoint
-        );
-    }
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .enable_all()
-        .build()?;
     let populate = args.action == Action::Populate;
+    let exact_name = match (&args.user_name, args.action) {
+        (Some(n), Action::CreateUser) => {
+            if args.requests != 1 {
+                bail!("create-user --user-name creates one exact name: add --requests 1");
+            }
+            Some(n.clone())
+        }
+        _ => None,
+    };
     let (warmup, duration) = if populate {
-        (0.0, 3600.0)
+        (0.0, args.duration.unwrap_or(600.0))
+    } else if exact_name.is_some() {
+        (0.0, args.duration.unwrap_or(10.0))
     } else {
-        (args.warmup, args.duration)
+        (args.warmup, args.duration.unwrap_or(10.0))
+    };
+    let limit = if populate { args.count } else { args.requests };
+    let name_prefix = args
+        .name_prefix
+        .clone()
+        .unwrap_or_else(|| format!("lg{}", wall_clock().unix_timestamp()));
+    let format = match args.format {
+        Format::Json => "JSON",
+        Format::Xml => "XML",
+    };
+
+    let what = match args.action {
+        Action::CreateUser | Action::Populate => match &exact_name {
+            Some(n) => format!("CreateUser of {n}"),
+            None => format!("CreateUser of {name_prefix}-<worker>-<seq>"),
+        },
+        Action::GetUser => format!(
+            "GetUser of {}",
+            args.user_name.as_deref().unwrap_or("bench-existing")
+        ),
+        Action::ListUsers => format!(
+            "ListUsers MaxItems={}{}",
+            args.max_items,
+            if args.deep {
+                " (deep: following Marker)"
+            } else {
+                " (first page)"
+            }
+        ),
+    };
+    let bound = if populate {
+        format!("{limit} users (cap {duration} s)")
+    } else {
+        format!("{limit} requests or {duration} s after {warmup} s warm-up")
     };
     println!(
-        "setup: endpoint={} action={:?} concurrency={} bound={} requests or {:.0}s (+{:.0}s warm-up) format={:?} threads={}",
-        args.endpoint,
-        args.action,
-        args.concurrency,
-        if populate { args.count } else { args.requests },
-        duration,
-        warmup,
-        args.format,
-        args.threads
+        "setup: endpoint {} | {what} | concurrency {} | bound {bound} | Format={format} | {} runtime thread(s)",
+        args.endpoint, args.concurrency, args.threads
     );
-    let concurrency = args.concurrency;
-    let shared = Arc::new(Shared {
-        args,
-        issued: AtomicU64::new(0),
-        created: AtomicU64::new(0),
-    });
-    let cpu_before = own_cpu_seconds();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads as usize)
+        .enable_all()
+        .build()?;
+    let cpu_start = stats::own_cpu_seconds();
     let start = Instant::now();
     let warm_until = start + Duration::from_secs_f64(warmup);
-    let stop_at = warm_until + Duration::from_secs_f64(duration);
-    let tallies: Vec<anyhow::Result<Tally>> = runtime.block_on(async {
-        let handles: Vec<_> = (0..concurrency)
-            .map(|i| tokio::spawn(worker(shared.clone(), i, warm_until, stop_at)))
-            .collect();
-        let mut out = Vec::new();
-        for h in handles {
-            out.push(h.await.map_err(anyhow::Error::from).and_then(|r| r));
-        }
-        out
-    });
-    let measured = Instant::now()
-        .saturating_duration_since(warm_until)
-        .as_secs_f64();
-    let cpu = own_cpu_seconds() - cpu_before;
-    let mut all = Tally::default();
-    let mut failed_workers = 0;
-    for t in tallies {
-        match t {
-            Ok(t) => {
-                all.latencies_us.extend(t.latencies_us);
-                all.ok += t.ok;
-                for (k, v) in t.errors {
-                    *all.errors.entry(k).or_default() += v;
-                }
-                all.sample_error = all.sample_error.or(t.sample_error);
-            }
-            Err(e) => {
-                failed_workers += 1;
-                eprintln!("worker failed: {e:#}");
-            }
-        }
-    }
-    all.latencies_us.sort_unstable();
-    let n = all.latencies_us.len() as u64;
-    let errors: u64 = all.errors.values().sum();
-    let rps = n as f64 / measured;
-    let (p50, p90, p99) = (
-        percentile(&all.latencies_us, 0.50),
-        percentile(&all.latencies_us, 0.90),
-        percentile(&all.latencies_us, 0.99),
-    );
-    let max = all
-        .latencies_us
-        .last()
-        .map_or(f64::NAN, |m| f64::from(*m) / 1000.0);
-    println!(
-        "requests={n} ok={} errors={errors} elapsed={measured:.2}s rate={rps:.0} req/s latency_ms p50={p50:.3} p90={p90:.3} p99={p99:.3} max={max:.3}",
-        all.ok
-    );
-    println!(
-        "loadgen_cpu={cpu:.2}s ({:.1} us/request, {:.0}% of one core)",
-        if n > 0 {
-            cpu * 1e6 / n as f64
-        } else {
-            f64::NAN
+    let plan = Arc::new(Plan {
+        signer: Signer {
+            access_key_id: args.access_key_id.clone(),
+            secret: args.access_key_secret.clone(),
+            format,
+            host: args.endpoint.to_string(),
         },
-        cpu / measured * 100.0
-    );
-    for (k, v) in &all.errors {
-        println!("error {k}: {v}");
+        action: args.action,
+        endpoint: args.endpoint,
+        limit,
+        name_prefix,
+        exact_name,
+        user_name: args
+            .user_name
+            .clone()
+            .unwrap_or_else(|| "bench-existing".to_owned()),
+        max_items: args.max_items.to_string(),
+        deep: args.deep,
+        xml: args.format == Format::Xml,
+        request_timeout: Duration::from_secs_f64(args.request_timeout),
+        warm_until,
+        stop_at: warm_until + Duration::from_secs_f64(duration),
+    });
+    let counters = Arc::new(Counters::default());
+
+    let (tally, cpu_at_warm) = runtime.block_on(async {
+        let cpu_probe = tokio::spawn(async move {
+            tokio::time::sleep_until(warm_until.into()).await;
+            stats::own_cpu_seconds()
+        });
+        let ticker = populate.then(|| tokio::spawn(progress(counters.clone(), limit, start)));
+        let handles: Vec<_> = (0..args.concurrency)
+            .map(|i| tokio::spawn(worker(plan.clone(), counters.clone(), i)))
+            .collect();
+        let mut all = Tally::default();
+        for h in handles {
+            match h.await {
+                Ok(t) => all.merge(t),
+                Err(e) => eprintln!("worker panicked: {e}"),
+            }
+        }
+        if let Some(t) = ticker {
+            t.abort();
+        }
+        let cpu_at_warm = if cpu_probe.is_finished() {
+            cpu_probe.await.unwrap_or(f64::NAN)
+        } else {
+            cpu_probe.abort();
+            stats::own_cpu_seconds()
+        };
+        (all, cpu_at_warm)
+    });
+    let end = Instant::now();
+    let cpu_end = stats::own_cpu_seconds();
+    if populate {
+        print_progress(&counters, limit, start);
     }
-    if let Some(s) = &all.sample_error {
+    report(
+        &args,
+        &tally,
+        start,
+        warm_until,
+        end,
+        cpu_start,
+        cpu_at_warm,
+        cpu_end,
+    );
+
+    if tally.requests > 0 && tally.latencies_us.is_empty() {
+        eprintln!("trustdesk-loadgen: no request got a response");
+        return Ok(std::process::ExitCode::from(1));
+    }
+    if populate && tally.ok < limit {
+        eprintln!(
+            "trustdesk-loadgen: populate created {} of {limit} users",
+            tally.ok
+        );
+        return Ok(std::process::ExitCode::from(2));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    args: &Args,
+    tally: &Tally,
+    start: Instant,
+    warm_until: Instant,
+    end: Instant,
+    cpu_start: f64,
+    cpu_at_warm: f64,
+    cpu_end: f64,
+) {
+    let mut sorted = tally.latencies_us.clone();
+    sorted.sort_unstable();
+    let elapsed = end.saturating_duration_since(warm_until).as_secs_f64();
+    let n = tally.requests;
+    let errors = tally.error_count();
+    let rps = n as f64 / elapsed.max(1e-9);
+    let ok_rps = tally.ok as f64 / elapsed.max(1e-9);
+    let p50 = stats::percentile_ms(&sorted, 0.50);
+    let p90 = stats::percentile_ms(&sorted, 0.90);
+    let p99 = stats::percentile_ms(&sorted, 0.99);
+    let max = stats::percentile_ms(&sorted, 1.0);
+    let mean = if sorted.is_empty() {
+        f64::NAN
+    } else {
+        sorted.iter().map(|&v| f64::from(v)).sum::<f64>() / sorted.len() as f64 / 1000.0
+    };
+    let cpu = cpu_end - cpu_at_warm;
+    let cpu_total = cpu_end - cpu_start;
+    let cpu_per_req = if n > 0 {
+        cpu * 1e6 / n as f64
+    } else {
+        f64::NAN
+    };
+
+    println!(
+        "requests: {n}  ok: {}  errors: {errors}  (warm-up, not recorded: {} requests; connections opened: {})",
+        tally.ok, tally.warmup_requests, tally.connections
+    );
+    println!("elapsed:  {elapsed:.2} s  rate: {rps:.0} req/s  (2xx: {ok_rps:.0}/s)");
+    println!(
+        "latency:  p50 {p50:.3} ms  p90 {p90:.3} ms  p99 {p99:.3} ms  max {max:.3} ms  (mean {mean:.3} ms)"
+    );
+    println!(
+        "loadgen CPU: {cpu:.2} s = {cpu_per_req:.1} µs/request, {:.0} % of one core (utime+stime, /proc/self/stat, CLK_TCK assumed 100)",
+        cpu / elapsed.max(1e-9) * 100.0
+    );
+    if args.deep {
         println!(
-            "sample error body: {}",
-            s.chars().take(300).collect::<String>()
+            "deep:     workers reached the last page {} times (warm-up included) and restarted",
+            tally.list_ends
         );
     }
-    if shared.args.json {
+    let top = tally.top_errors();
+    for (class, count) in top.iter().take(5) {
+        println!("error: {count} × {class}");
+    }
+    if top.len() > 5 {
+        let rest: u64 = top[5..].iter().map(|(_, c)| c).sum();
+        println!("error: {rest} × ({} other classes)", top.len() - 5);
+    }
+    if let Some(s) = &tally.sample_error {
+        println!(
+            "sample error: {}",
+            s.chars().take(400).collect::<String>().replace('\n', " ")
+        );
+    }
+    if args.json {
+        let classes: serde_json::Map<String, serde_json::Value> = top
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect();
         println!(
             "{}",
             serde_json::json!({
-                "action": format!("{:?}", shared.args.action), "concurrency": concurrency, "requests": n, "ok": all.ok,
-                "errors": errors, "elapsed_s": measured, "rps": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99,
-                "max_ms": max, "loadgen_cpu_s": cpu, "failed_workers": failed_workers,
+                "action": args.action.api_name(),
+                "populate": args.action == Action::Populate,
+                "deep": args.deep,
+                "max_items": args.max_items,
+                "format": format!("{:?}", args.format).to_uppercase(),
+                "endpoint": args.endpoint.to_string(),
+                "concurrency": args.concurrency,
+                "threads": args.threads,
+                "requests": n,
+                "ok": tally.ok,
+                "errors": errors,
+                "error_classes": classes,
+                "elapsed_s": elapsed,
+                "rps": rps,
+                "ok_rps": ok_rps,
+                "p50_ms": p50,
+                "p90_ms": p90,
+                "p99_ms": p99,
+                "max_ms": max,
+                "mean_ms": mean,
+                "loadgen_cpu_s": cpu,
+                "loadgen_cpu_us_per_req": cpu_per_req,
+                "loadgen_cpu_total_s": cpu_total,
+                "warmup_requests": tally.warmup_requests,
+                "warmup_ok": tally.warmup_ok,
+                "ok_total": tally.ok + tally.warmup_ok,
+                "sent_total": n + tally.warmup_requests,
+                "wall_s": end.saturating_duration_since(start).as_secs_f64(),
+                "connections": tally.connections,
+                "list_ends": tally.list_ends,
             })
         );
     }
-    if failed_workers > 0 {
-        bail!("{failed_workers} worker(s) failed");
-    }
-    Ok(())
 }
