@@ -31,16 +31,6 @@ use crate::params::Args;
 /// Longest `SignatureNonce` accepted (SDKs send 32 hex characters).
 pub const MAX_NONCE_LEN: usize = 64;
 
-/// Signed headers an ACS3 request must cover (reference §c).
-const ACS3_REQUIRED_SIGNED: &[&str] = &[
-    "host",
-    "x-acs-action",
-    "x-acs-content-sha256",
-    "x-acs-date",
-    "x-acs-signature-nonce",
-    "x-acs-version",
-];
-
 /// A request whose signature, timestamp and nonce checked out.
 #[derive(Debug)]
 pub struct Verified {
@@ -271,7 +261,7 @@ async fn verify_acs3(
         acs3::AuthorizationError::Malformed => RpcError::incomplete_signature(""),
     })?;
     let signed = |h: &str| auth.signed_headers.iter().any(|s| s == h);
-    if !ACS3_REQUIRED_SIGNED.iter().all(|h| signed(h))
+    if !acs3::REQUIRED_SIGNED_HEADERS.iter().all(|h| signed(h))
         || (!body.is_empty() && !signed("content-type"))
     {
         return Err(RpcError::incomplete_signature(""));

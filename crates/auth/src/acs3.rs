@@ -26,6 +26,18 @@ use subtle::ConstantTimeEq;
 use crate::params::{Params, percent_encode_into};
 
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
+/// Headers a server requires in `SignedHeaders` (reference §c: every
+/// common header present must be signed); `content-type` too when there is
+/// a body. [`crate::sign::acs3_request`] signs at least these.
+pub const REQUIRED_SIGNED_HEADERS: &[&str] = &[
+    "host",
+    "x-acs-action",
+    "x-acs-content-sha256",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-version",
+];
+
 pub const EMPTY_PAYLOAD_SHA256: &str =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

@@ -382,4 +382,25 @@ mod tests {
         let t = datetime!(2026-01-02 03:04:05 UTC);
         assert_eq!(parse_timestamp(&format_timestamp(t)), Some(t));
     }
+
+    #[test]
+    fn acs3_signs_every_required_header() {
+        let req = acs3_request(
+            "POST",
+            "127.0.0.1:8080",
+            "GetUser",
+            "2015-05-01",
+            &Params::default(),
+            b"",
+            None,
+            "id",
+            "secret",
+            "n",
+            time::macros::datetime!(2026-01-02 03:04:05 UTC),
+        );
+        let auth = crate::acs3::parse_authorization(req.header("authorization").unwrap()).unwrap();
+        for h in crate::acs3::REQUIRED_SIGNED_HEADERS {
+            assert!(auth.signed_headers.iter().any(|s| s == h), "{h} not signed");
+        }
+    }
 }
