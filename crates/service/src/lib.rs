@@ -39,18 +39,18 @@ impl RequestId {
         let _ = trustdesk_secrets::random_fill(&mut b);
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let h: String = b.iter().map(|x| format!("{x:02X}")).collect();
-        Self(
-            format!(
-                "{}-{}-{}-{}-{}",
-                &h[0..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )
-            .into(),
-        )
+        // Runs on every request: write the 36 characters directly rather
+        // than through per-byte `format!` allocations.
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut out = String::with_capacity(36);
+        for (i, byte) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0x0f)] as char);
+        }
+        Self(out.into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -159,5 +159,23 @@ impl Service {
     /// Final chores before the process exits: flush pending key usage.
     pub async fn shutdown(&self) {
         self.flush_key_usage().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_look_like_uppercase_uuids() {
+        let id = super::RequestId::generate();
+        let s = id.as_str();
+        assert_eq!(s.len(), 36);
+        let groups: Vec<usize> = s.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
+        assert!(
+            s.chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_uppercase())
+        );
+        assert_eq!(&s[14..15], "4", "version 4");
+        assert_ne!(s, super::RequestId::generate().as_str());
     }
 }
