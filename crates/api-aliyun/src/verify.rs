@@ -115,21 +115,34 @@ pub async fn verify(service: &Service, request: Request<Body>) -> Result<Verifie
             format_hint,
         )
     })?;
-    let mut params = query.clone();
-    if is_form(&parts.headers) && !body.is_empty() {
-        params.merge(Params::parse_form(&body).map_err(|e| (bad_encoding(e), format_hint))?);
-    }
+    let form = if is_form(&parts.headers) && !body.is_empty() {
+        Some(Params::parse_form(&body).map_err(|e| (bad_encoding(e), format_hint))?)
+    } else {
+        None
+    };
+    let has_action =
+        query.get("Action").is_some() || form.as_ref().is_some_and(|f| f.get("Action").is_some());
     let acs3_auth = header_str(&parts.headers, "authorization").filter(|v| v.starts_with("ACS3-"));
-    if params.get("Action").is_some() || acs3_auth.is_none() {
+    if has_action || acs3_auth.is_none() {
+        let params = merged(query, form);
         let format = Format::from_param(params.get("Format")).map_err(|e| (e, None))?;
         verify_v1(service, &parts, params, format)
             .await
             .map_err(|e| (e, Some(format)))
     } else {
-        verify_acs3(service, &parts, &query, params, &body)
+        verify_acs3(service, &parts, query, form, &body)
             .await
             .map_err(|e| (e, Some(Format::Json)))
     }
+}
+
+/// The request's parameters: the query with a form body merged over it.
+/// Moves rather than copies: this runs on every request.
+fn merged(mut query: Params, form: Option<Params>) -> Params {
+    if let Some(form) = form {
+        query.merge(form);
+    }
+    query
 }
 
 fn find_action(action: Option<&str>, version: Option<&str>) -> Result<Action, RpcError> {
@@ -243,8 +256,8 @@ async fn verify_v1(
 async fn verify_acs3(
     service: &Service,
     parts: &Parts,
-    query: &Params,
-    params: Params,
+    query: Params,
+    form: Option<Params>,
     body: &[u8],
 ) -> Result<Verified, RpcError> {
     let headers = &parts.headers;
@@ -287,7 +300,7 @@ async fn verify_acs3(
     let canonical = acs3::canonical_request(
         parts.method.as_str(),
         parts.uri.path(),
-        query,
+        &query,
         &auth.signed_headers,
         &header_values,
         &payload_hash,
@@ -301,6 +314,6 @@ async fn verify_acs3(
         principal: cred.principal.clone(),
         action,
         format: Format::Json,
-        args: Args(params),
+        args: Args(merged(query, form)),
     })
 }
