@@ -1,20 +1,24 @@
 //! Every RPC operation served, named exactly as the vendor names it, with
 //! the API version it belongs to and the permission its caller needs.
-//! Adding an action is one variant here, one arm in `ram::dispatch`.
+//! Adding an action is one variant here, one arm in its API's `dispatch`
+//! (`ram` or `cas`).
 
 /// A product API version the face serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {
     /// RAM, `Version=2015-05-01`.
     Ram,
+    /// Certificate service (CAS), `Version=2018-07-13`.
+    Cas,
 }
 
 impl Api {
-    pub const ALL: &'static [Api] = &[Api::Ram];
+    pub const ALL: &'static [Api] = &[Api::Ram, Api::Cas];
 
     pub fn version(self) -> &'static str {
         match self {
             Api::Ram => "2015-05-01",
+            Api::Cas => "2018-07-13",
         }
     }
 
@@ -27,6 +31,15 @@ impl Api {
     pub fn vendor_host(self) -> &'static str {
         match self {
             Api::Ram => "ram.aliyuncs.com",
+            Api::Cas => "cas.aliyuncs.com",
+        }
+    }
+
+    /// The service code its permissions are written with (RAM policies).
+    pub fn service_code(self) -> &'static str {
+        match self {
+            Api::Ram => "ram",
+            Api::Cas => "yundun-cert",
         }
     }
 }
@@ -69,6 +82,13 @@ actions! {
     Ram::UpdateAccessKey => "ram:UpdateAccessKey",
     Ram::DeleteAccessKey => "ram:DeleteAccessKey",
     Ram::GetAccessKeyLastUsed => "ram:GetAccessKeyLastUsed",
+    Cas::CreateUserCertificate => "yundun-cert:CreateUserCertificate",
+    Cas::DescribeUserCertificateDetail => "yundun-cert:DescribeUserCertificateDetail",
+    Cas::DescribeUserCertificateList => "yundun-cert:DescribeUserCertificateList",
+    Cas::DeleteUserCertificate => "yundun-cert:DeleteUserCertificate",
+    Cas::CreateDVOrderAudit => "yundun-cert:CreateDVOrderAudit",
+    Cas::DescribeDVOrderResult => "yundun-cert:DescribeDVOrderResult",
+    Cas::DescribeOrderInstanceList => "yundun-cert:DescribeOrderInstanceList",
 }
 
 impl Action {
@@ -91,7 +111,7 @@ mod tests {
         for a in Action::ALL {
             assert_eq!(Action::find(a.api(), a.name()), Some(*a));
             let (service, op) = a.permission().split_once(':').unwrap();
-            assert_eq!(service, "ram");
+            assert_eq!(service, a.api().service_code());
             assert_eq!(
                 op,
                 a.name(),
@@ -100,6 +120,10 @@ mod tests {
         }
         assert_eq!(Action::find(Api::Ram, "createuser"), None);
         assert_eq!(Api::from_version("2015-05-01"), Some(Api::Ram));
+        assert_eq!(Api::from_version("2018-07-13"), Some(Api::Cas));
         assert_eq!(Api::from_version("2014-05-01"), None);
+        let cas = Action::ALL.iter().filter(|a| a.api() == Api::Cas).count();
+        assert_eq!(cas, 7, "the reference lists seven CAS 2018-07-13 actions");
+        assert_eq!(Action::find(Api::Ram, "CreateUserCertificate"), None);
     }
 }

@@ -88,6 +88,33 @@ pub fn success<T: Serialize>(
     Ok(response)
 }
 
+/// What every handler needs to render its answer.
+#[derive(Clone, Copy)]
+pub struct Reply<'a> {
+    pub request_id: &'a RequestId,
+    pub format: Format,
+    pub action: Action,
+}
+
+impl Reply<'_> {
+    pub fn send<T: Serialize>(self, body: &T) -> Result<Response, RpcError> {
+        success(self.request_id, self.format, self.action, body)
+    }
+
+    /// A body holding only `RequestId`.
+    pub fn empty(self) -> Result<Response, RpcError> {
+        self.send(&Empty {
+            request_id: self.request_id.as_str(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Empty<'a> {
+    request_id: &'a str,
+}
+
 fn encode_failed(e: &dyn std::fmt::Display) -> RpcError {
     tracing::error!(error = %e, "encoding a response failed");
     RpcError::internal()

@@ -23,9 +23,12 @@ use std::borrow::Cow;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use trustdesk_domain::{Entity, Error, Problem};
+use trustdesk_domain::{
+    Entity, Error, ImportProblem, ImportRejection, Principal, PrincipalKind, Problem,
+};
 use trustdesk_service::RequestId;
 
+use crate::action::Action;
 use crate::encode::{Format, JSON_CONTENT_TYPE, XML_CONTENT_TYPE, to_xml};
 
 /// A failed RPC call, ready to render.
@@ -266,6 +269,98 @@ impl RpcError {
         }
     }
 
+    /// A CAS value longer than the vendor allows (the vendor's code).
+    pub fn data_too_long(field: &str, limit: usize) -> Self {
+        Self::bad(
+            "DataTooLongException",
+            format!("The value of \"{field}\" is too long: at most {limit} characters."),
+        )
+    }
+
+    /// A CAS upload refused by the import checks: the vendor's code where
+    /// the reference has one, else one in its style (README, errors.txt).
+    /// The message is the vendor's sentence followed by the check's own,
+    /// which names the problem.
+    pub fn import_rejected(r: &ImportRejection) -> Self {
+        use ImportProblem as P;
+        let (code, vendor): (&'static str, &str) = match r.problem {
+            P::TooLarge => ("DataTooLongException", "The input is too long."),
+            P::CertNotPem => (
+                "CertificateFormatException",
+                "The certificate format is invalid. Check the input.",
+            ),
+            P::NoCertificate => (
+                "CertificateFormatException.NoCertificate",
+                "The certificate format is invalid. Check the input.",
+            ),
+            P::CertUnparsable => (
+                "ParseCertificateFailed",
+                "The certificate cannot be parsed.",
+            ),
+            P::ChainTooLong => (
+                "CertificateChainNotMatch.TooLong",
+                "The certificate chain does not match.",
+            ),
+            P::MultipleLeaves => (
+                "CertificateChainNotMatch.MultipleLeaves",
+                "The certificate chain does not match.",
+            ),
+            P::ChainNotMatch => (
+                "CertificateChainNotMatch",
+                "The certificate chain does not match.",
+            ),
+            P::KeyNotPem => (
+                "PrivateKeyFormatException",
+                "The private key format is invalid. Check the input.",
+            ),
+            P::KeyEncrypted => (
+                "PrivateKeyFormatException.Encrypted",
+                "The private key format is invalid. Check the input.",
+            ),
+            P::KeyUnparsable => ("ParsePrivateKeyFailed", "The private key cannot be parsed."),
+            P::KeyUnsupported => (
+                "UnsupportedKeyAlgorithm",
+                "The key algorithm or key size is not supported.",
+            ),
+            P::KeyMismatch => (
+                "CertificateKeyNotMatch",
+                "The certificate and private key do not match.",
+            ),
+            P::Expired => ("CertificateExpired", "The certificate has expired."),
+            P::NotYetValid => (
+                "CertificateNotYetValid",
+                "The certificate is not yet valid.",
+            ),
+        };
+        let mut detail = r.message.clone();
+        if let Some(first) = detail.get(..1) {
+            let upper = first.to_ascii_uppercase();
+            detail.replace_range(..1, &upper);
+        }
+        Self::bad(code, format!("{vendor} {detail}."))
+    }
+
+    /// A refusal of the policy evaluator, with the vendor's
+    /// `AccessDeniedDetail`; any other error maps as usual.
+    pub fn denied(e: Error, principal: &Principal, action: Action) -> Self {
+        let Error::Denied { .. } = e else {
+            return e.into();
+        };
+        let (kind, display) = match &principal.kind {
+            PrincipalKind::Root => ("Account", principal.account.to_string()),
+            PrincipalKind::User { name, .. } => ("SubUser", name.to_string()),
+        };
+        Self::no_permission(Some(AccessDeniedDetail {
+            auth_action: action.permission().to_owned(),
+            auth_principal_owner_id: principal.account.to_string(),
+            auth_principal_type: kind.to_owned(),
+            auth_principal_display_name: display,
+            no_permission_type: "ImplicitDeny".to_owned(),
+            policy_type: String::new(),
+            encoded_diagnostic_message: String::new(),
+        }))
+    }
+
     // ---- rendering ----
 
     /// Renders the error. `host` is the request's Host header (with port);
@@ -342,6 +437,10 @@ impl From<Error> for RpcError {
                 "The user access key does not exist.",
             ),
             Error::NotFound {
+                what: Entity::Certificate,
+                ..
+            } => Self::bad("CertNotExist", "The certificate does not exist."),
+            Error::NotFound {
                 what: Entity::Account,
                 ..
             } => Self::internal(),
@@ -352,6 +451,10 @@ impl From<Error> for RpcError {
                 "EntityAlreadyExists.User",
                 "The user does already EXIST.",
             ),
+            Error::AlreadyExists {
+                what: Entity::Certificate,
+                ..
+            } => Self::bad("NameRepeat", "The certificate name already exists."),
             Error::AlreadyExists { .. } => Self::internal(),
             Error::LimitExceeded { what: Entity::User } => Self::new(
                 S::CONFLICT,
@@ -375,6 +478,7 @@ impl From<Error> for RpcError {
                 "The user CAN NOT has any access key while deleting the user.",
             ),
             Error::DeleteConflict { .. } => Self::internal(),
+            Error::Rejected(r) => Self::import_rejected(&r),
             Error::Denied { .. } => Self::no_permission(None),
             Error::Storage(inner) => {
                 tracing::error!(error = %inner, "storage failure");

@@ -22,6 +22,7 @@
 //! vendor's code in one place.
 
 pub mod action;
+pub mod cas;
 pub mod encode;
 pub mod error;
 pub mod params;
@@ -33,9 +34,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
+use trustdesk_domain::{Principal, PrincipalKind};
 use trustdesk_service::{RequestId, Service};
 
-use crate::encode::Format;
+use crate::action::{Action, Api};
+use crate::encode::{Format, Reply};
+use crate::error::RpcError;
+use crate::params::Args;
+use crate::verify::Verified;
 
 /// Largest body the face reads (the server's limit layer answers 413 before
 /// this is reached; this is the face's own guard).
@@ -72,11 +78,74 @@ async fn handle(State(service): State<Service>, request: Request<Body>) -> Respo
     match verify::verify(&service, request).await {
         Ok(verified) => {
             let format = verified.format;
-            match ram::dispatch(&service, verified, &request_id).await {
+            match dispatch(&service, verified, &request_id).await {
                 Ok(response) => response,
                 Err(e) => e.into_response(&request_id, &host, format),
             }
         }
         Err((e, format)) => e.into_response(&request_id, &host, format.unwrap_or(Format::Json)),
+    }
+}
+
+/// Runs a verified request: authorization, then the action.
+async fn dispatch(
+    service: &Service,
+    verified: Verified,
+    request_id: &RequestId,
+) -> Result<Response, RpcError> {
+    let Verified {
+        principal,
+        action,
+        format,
+        args,
+    } = verified;
+    let resource = resource_for(service, action, &principal, &args);
+    let auth = service
+        .authorize(&principal, action.permission(), &resource, request_id)
+        .await
+        .map_err(|e| RpcError::denied(e, &principal, action))?;
+    let reply = Reply {
+        request_id,
+        format,
+        action,
+    };
+    match action.api() {
+        Api::Ram => ram::run(service, auth, &args, reply).await,
+        Api::Cas => cas::run(service, auth, &args, reply).await,
+    }
+}
+
+/// The resource each action acts on, for the policy evaluator. Built from
+/// the raw parameter: validation comes after authorization, so an
+/// unauthorized caller learns nothing about parameter rules.
+fn resource_for(service: &Service, action: Action, principal: &Principal, args: &Args) -> String {
+    let caller_name = match &principal.kind {
+        PrincipalKind::Root => "*",
+        PrincipalKind::User { name, .. } => name.as_str(),
+    };
+    let user = |name: &str| service.user_resource(principal, name);
+    let cert = |id: &str| service.certificate_resource(principal, id);
+    match action {
+        Action::CreateUser | Action::ListUsers => user("*"),
+        Action::GetUser | Action::UpdateUser | Action::DeleteUser => {
+            user(args.optional("UserName").unwrap_or("*"))
+        }
+        Action::CreateAccessKey
+        | Action::ListAccessKeys
+        | Action::UpdateAccessKey
+        | Action::DeleteAccessKey
+        | Action::GetAccessKeyLastUsed => user(
+            args.optional("UserName")
+                .filter(|n| !n.is_empty())
+                .unwrap_or(caller_name),
+        ),
+        Action::CreateUserCertificate
+        | Action::DescribeUserCertificateList
+        | Action::CreateDVOrderAudit
+        | Action::DescribeDVOrderResult
+        | Action::DescribeOrderInstanceList => cert("*"),
+        Action::DescribeUserCertificateDetail | Action::DeleteUserCertificate => {
+            cert(args.optional("CertId").unwrap_or("*"))
+        }
     }
 }

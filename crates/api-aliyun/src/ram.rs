@@ -19,122 +19,38 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Comments, DisplayName, Email, Error, KeyStatus, MobilePhone, NewUser,
-    Principal, PrincipalKind, User, UserCursor, UserName, UserPatch,
+    AccessKey, AccessKeyId, Authorized, Comments, DisplayName, Email, KeyStatus, MobilePhone,
+    NewUser, User, UserCursor, UserName, UserPatch,
 };
-use trustdesk_service::{KeyTarget, RequestId, Service};
+use trustdesk_service::{KeyTarget, Service};
 
 use crate::action::Action;
-use crate::encode::{Format, success, vendor_date};
-use crate::error::{AccessDeniedDetail, RpcError};
+use crate::encode::{Reply, vendor_date};
+use crate::error::RpcError;
 use crate::params::Args;
-use crate::verify::Verified;
 
-/// Runs a verified request: authorization, then the action.
-pub async fn dispatch(
+/// Runs an authorized RAM action.
+pub(crate) async fn run(
     service: &Service,
-    verified: Verified,
-    request_id: &RequestId,
+    auth: Authorized,
+    args: &Args,
+    reply: Reply<'_>,
 ) -> Result<Response, RpcError> {
-    let Verified {
-        principal,
-        action,
-        format,
-        args,
-    } = verified;
-    let resource = resource_for(service, action, &principal, &args);
-    let auth = service
-        .authorize(&principal, action.permission(), &resource)
-        .await
-        .map_err(|e| denied(e, &principal, action))?;
-    let reply = Reply {
-        request_id,
-        format,
-        action,
-    };
-    match action {
-        Action::CreateUser => create_user(service, auth, &args, reply).await,
-        Action::GetUser => get_user(service, auth, &args, reply).await,
-        Action::UpdateUser => update_user(service, auth, &args, reply).await,
-        Action::DeleteUser => delete_user(service, auth, &args, reply).await,
-        Action::ListUsers => list_users(service, auth, &args, reply).await,
-        Action::CreateAccessKey => create_access_key(service, auth, &args, reply).await,
-        Action::ListAccessKeys => list_access_keys(service, auth, &args, reply).await,
-        Action::UpdateAccessKey => update_access_key(service, auth, &args, reply).await,
-        Action::DeleteAccessKey => delete_access_key(service, auth, &args, reply).await,
-        Action::GetAccessKeyLastUsed => access_key_last_used(service, auth, &args, reply).await,
+    match reply.action {
+        Action::CreateUser => create_user(service, auth, args, reply).await,
+        Action::GetUser => get_user(service, auth, args, reply).await,
+        Action::UpdateUser => update_user(service, auth, args, reply).await,
+        Action::DeleteUser => delete_user(service, auth, args, reply).await,
+        Action::ListUsers => list_users(service, auth, args, reply).await,
+        Action::CreateAccessKey => create_access_key(service, auth, args, reply).await,
+        Action::ListAccessKeys => list_access_keys(service, auth, args, reply).await,
+        Action::UpdateAccessKey => update_access_key(service, auth, args, reply).await,
+        Action::DeleteAccessKey => delete_access_key(service, auth, args, reply).await,
+        Action::GetAccessKeyLastUsed => access_key_last_used(service, auth, args, reply).await,
+        // `dispatch` routes by API version; another API's action never
+        // gets here, and if it did it would not exist in this one.
+        _ => Err(RpcError::action_not_found()),
     }
-}
-
-/// The resource an action acts on, for the policy evaluator. Built from the
-/// raw parameter: validation comes after authorization.
-fn resource_for(service: &Service, action: Action, principal: &Principal, args: &Args) -> String {
-    let caller_name = match &principal.kind {
-        PrincipalKind::Root => "*",
-        PrincipalKind::User { name, .. } => name.as_str(),
-    };
-    let name = match action {
-        Action::CreateUser | Action::ListUsers => "*",
-        Action::GetUser | Action::UpdateUser | Action::DeleteUser => {
-            args.optional("UserName").unwrap_or("*")
-        }
-        Action::CreateAccessKey
-        | Action::ListAccessKeys
-        | Action::UpdateAccessKey
-        | Action::DeleteAccessKey
-        | Action::GetAccessKeyLastUsed => args
-            .optional("UserName")
-            .filter(|n| !n.is_empty())
-            .unwrap_or(caller_name),
-    };
-    service.user_resource(principal, name)
-}
-
-fn denied(e: Error, principal: &Principal, action: Action) -> RpcError {
-    let Error::Denied { .. } = e else {
-        return e.into();
-    };
-    let (kind, display) = match &principal.kind {
-        PrincipalKind::Root => ("Account", principal.account.to_string()),
-        PrincipalKind::User { name, .. } => ("SubUser", name.to_string()),
-    };
-    RpcError::no_permission(Some(AccessDeniedDetail {
-        auth_action: action.permission().to_owned(),
-        auth_principal_owner_id: principal.account.to_string(),
-        auth_principal_type: kind.to_owned(),
-        auth_principal_display_name: display,
-        no_permission_type: "ImplicitDeny".to_owned(),
-        policy_type: String::new(),
-        encoded_diagnostic_message: String::new(),
-    }))
-}
-
-/// What every handler needs to render its answer.
-#[derive(Clone, Copy)]
-struct Reply<'a> {
-    request_id: &'a RequestId,
-    format: Format,
-    action: Action,
-}
-
-impl Reply<'_> {
-    fn send<T: Serialize>(self, body: &T) -> Result<Response, RpcError> {
-        success(self.request_id, self.format, self.action, body)
-    }
-
-    fn empty(self) -> Result<Response, RpcError> {
-        self.send(&Empty {
-            request_id: self.request_id.as_str(),
-        })
-    }
-}
-
-// ---- response shapes ----
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct Empty<'a> {
-    request_id: &'a str,
 }
 
 #[derive(Serialize)]

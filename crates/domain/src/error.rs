@@ -11,6 +11,7 @@ pub enum Entity {
     Account,
     User,
     AccessKey,
+    Certificate,
 }
 
 impl fmt::Display for Entity {
@@ -19,6 +20,7 @@ impl fmt::Display for Entity {
             Entity::Account => "account",
             Entity::User => "user",
             Entity::AccessKey => "access key",
+            Entity::Certificate => "certificate",
         })
     }
 }
@@ -56,6 +58,9 @@ pub enum Error {
     LimitExceeded { what: Entity },
     #[error("{entity} cannot be deleted while it has a {blocker}")]
     DeleteConflict { entity: Entity, blocker: Entity },
+    /// A certificate upload failed the import checks.
+    #[error(transparent)]
+    Rejected(#[from] crate::certificate::ImportRejection),
     /// The policy evaluator did not allow the call.
     #[error("not allowed to perform {permission}")]
     Denied { permission: String },

@@ -8,6 +8,8 @@
 //! the same record on every other.
 
 pub mod access_key;
+pub mod audit;
+pub mod certificate;
 pub mod clock;
 pub mod error;
 pub mod ids;
@@ -17,12 +19,18 @@ pub mod user;
 pub mod validate;
 
 pub use access_key::{AccessKey, KeyOwner, KeyStatus, NewAccessKey, StoredAccessKey};
+pub use audit::{AuditEvent, AuditOutcome};
+pub use certificate::{
+    Certificate, CertificateId, CertificateInfo, CertificatePage, ImportProblem, ImportRejection,
+    NewCertificate, StoredCertificate,
+};
 pub use clock::{Clock, SystemClock};
 pub use error::{Entity, Error, OrNotFound, StoreError};
 pub use ids::{AccessKeyId, AccountId, UserId};
 pub use policy::{Authorized, Decision, Principal, PrincipalKind};
 pub use store::{
-    AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore,
+    AccessKeyStore, Account, AccountStore, AuditStore, CertificateStore, NonceStore, Store,
+    UserCursor, UserPage, UserStore,
 };
 pub use user::{NewUser, User, UserPatch};
-pub use validate::{Comments, DisplayName, Email, MobilePhone, Problem, UserName};
+pub use validate::{CertificateName, Comments, DisplayName, Email, MobilePhone, Problem, UserName};

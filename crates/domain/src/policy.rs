@@ -324,4 +324,12 @@ pub mod resource {
     pub fn ram_user(account: AccountId, name: &str) -> String {
         format!("acs:ram:*:{account}:user/{name}")
     }
+
+    /// `acs:yundun-cert:*:<account>:certificate/<CertId>`; `id` may be `*`.
+    /// The vendor's certificate service authorizes under the RAM service
+    /// code `yundun-cert`; the relative id names the certificate by id,
+    /// since names are not part of every CAS call.
+    pub fn cas_certificate(account: AccountId, id: &str) -> String {
+        format!("acs:yundun-cert:*:{account}:certificate/{id}")
+    }
 }

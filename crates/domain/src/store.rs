@@ -15,6 +15,8 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::access_key::{AccessKey, KeyOwner, KeyStatus, NewAccessKey, StoredAccessKey};
+use crate::audit::AuditEvent;
+use crate::certificate::{CertificateId, CertificatePage, NewCertificate, StoredCertificate};
 use crate::error::StoreError;
 use crate::ids::{AccessKeyId, AccountId, UserId};
 use crate::user::{User, UserPatch};
@@ -138,9 +140,60 @@ pub trait NonceStore: Send + Sync {
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
+#[async_trait]
+pub trait CertificateStore: Send + Sync {
+    /// Inserts an uploaded certificate and the audit event recording it, in
+    /// one transaction, and returns the id it was given (ids grow with
+    /// every insert and are never reused). `AlreadyExists(Certificate)` if
+    /// the account already has a certificate of that name (exact match).
+    async fn create_certificate(
+        &self,
+        cert: &NewCertificate,
+        audit: &AuditEvent,
+    ) -> Result<CertificateId, StoreError>;
+    /// The certificate with its PEM and sealed key, if it is the account's.
+    async fn certificate(
+        &self,
+        account: AccountId,
+        id: CertificateId,
+    ) -> Result<Option<StoredCertificate>, StoreError>;
+    /// The account's certificates in id order, skipping `offset`, at most
+    /// `limit`, with the account's total.
+    async fn list_certificates(
+        &self,
+        account: AccountId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<CertificatePage, StoreError>;
+    /// Deletes the certificate and records `audit`, in one transaction.
+    /// `NotFound(Certificate)` unless it exists and is the account's.
+    async fn delete_certificate(
+        &self,
+        account: AccountId,
+        id: CertificateId,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event; durable on return.
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// The account's events with ids above `after` (0 = from the start),
+    /// oldest first, at most `limit`, each with its id.
+    async fn audit_events(
+        &self,
+        account: AccountId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, AuditEvent)>, StoreError>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
-pub trait Store: AccountStore + UserStore + AccessKeyStore + NonceStore {
+pub trait Store:
+    AccountStore + UserStore + AccessKeyStore + NonceStore + CertificateStore + AuditStore
+{
     /// Cheap round trip proving the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -104,6 +104,22 @@ validated_string!(
     check_comments
 );
 
+validated_string!(
+    /// A certificate's name (CAS `Name`): 1–128 characters, no control
+    /// characters. Unique per account, compared exactly.
+    CertificateName,
+    check_certificate_name
+);
+
+fn check_certificate_name(v: &str) -> Result<(), Problem> {
+    length_within(v, 128)?;
+    if v.chars().any(char::is_control) {
+        Err(Problem::InvalidChars)
+    } else {
+        Ok(())
+    }
+}
+
 fn length_within(value: &str, max: usize) -> Result<(), Problem> {
     let n = value.chars().count();
     if n == 0 || n > max {

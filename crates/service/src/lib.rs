@@ -8,6 +8,7 @@
 //! another permission, so a face cannot run a use case it did not authorize.
 
 mod bootstrap;
+mod certificates;
 mod credentials;
 mod ram;
 pub use ram::KeyTarget;
@@ -19,6 +20,7 @@ use trustdesk_domain::{Clock, Store};
 use trustdesk_secrets::MasterKey;
 
 pub use bootstrap::{Bootstrap, BootstrapKey};
+pub use certificates::{AUDITED, CertificateDetail, key_algorithm};
 pub use credentials::Credential;
 pub use trustdesk_domain as domain;
 pub use trustdesk_domain::{Authorized, Error};
@@ -74,6 +76,8 @@ pub struct Limits {
     /// How long a decrypted key stays cached. Bounds how late another node
     /// notices a key being disabled; this node invalidates at once.
     pub key_cache_ttl: Duration,
+    /// Size and shape limits of certificate uploads.
+    pub import: trustdesk_pki::Limits,
 }
 
 impl Default for Limits {
@@ -84,6 +88,7 @@ impl Default for Limits {
             max_keys_per_root: 5,
             timestamp_window: Duration::minutes(15),
             key_cache_ttl: Duration::seconds(5),
+            import: trustdesk_pki::Limits::default(),
         }
     }
 }

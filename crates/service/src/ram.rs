@@ -33,14 +33,23 @@ impl Service {
     /// and is denied everything, while the root identity is allowed
     /// everything: exactly the vendor's behaviour for a user without
     /// policies.
+    ///
+    /// Refusals of the permissions in [`crate::AUDITED`] are written to the
+    /// audit trail.
     pub async fn authorize(
         &self,
         principal: &Principal,
         permission: &'static str,
         resource: &str,
+        request: &crate::RequestId,
     ) -> Result<Authorized, Error> {
         let policies: [&policy::PolicyDocument; 0] = [];
-        policy::authorize(principal, permission, resource, policies)
+        let decision = policy::authorize(principal, permission, resource, policies);
+        if decision.is_err() {
+            self.audit_denial(principal, permission, resource, request)
+                .await;
+        }
+        decision
     }
 
     /// The resource name of user `name` (or `*`) in the caller's account.

@@ -30,6 +30,7 @@
 //! `migrations/`; the offline data lives in `.sqlx/` (see README.md).
 
 mod cache;
+mod certificates;
 mod writer;
 
 use std::str::FromStr;
