@@ -15,8 +15,10 @@ use futures_util::future::join_all;
 use time::OffsetDateTime;
 use time::macros::datetime;
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Account, AccountId, Comments, DisplayName, Email, Entity, KeyOwner,
-    KeyStatus, MobilePhone, Store, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
+    AccessKey, AccessKeyId, Account, AccountId, AuditEvent, AuditOutcome, CertificateId,
+    CertificateInfo, CertificateName, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus,
+    MobilePhone, NewCertificate, Store, StoreError, StoredAccessKey, User, UserId, UserName,
+    UserPatch,
 };
 
 const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
@@ -38,6 +40,10 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_same_nonce(store).await;
     concurrent_key_creates_respect_the_limit(store).await;
     concurrent_key_create_delete(store).await;
+    certificates_round_trip(store).await;
+    certificate_pages_and_totals(store).await;
+    concurrent_same_certificate_name(store).await;
+    audit_events_round_trip(store).await;
 }
 
 /// Runs the concurrent cases side by side, each on its own task, so that a
@@ -60,6 +66,10 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
         tokio::spawn({
             let s = store.clone();
             async move { concurrent_key_creates_respect_the_limit(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_same_certificate_name(s.as_ref()).await }
         }),
         tokio::spawn(async move { concurrent_key_create_delete(store.as_ref()).await }),
     ];
@@ -731,6 +741,247 @@ pub async fn concurrent_key_create_delete(store: &dyn Store) {
             .is_empty()
     );
     store.delete_user(acct, &u.name).await.unwrap();
+}
+
+fn certificate(account: AccountId, name: &str) -> NewCertificate {
+    let n = unique();
+    NewCertificate {
+        account,
+        created_at: T,
+        info: CertificateInfo {
+            name: CertificateName::parse(name).unwrap(),
+            common_name: format!("c{n}.example.com"),
+            sans: vec![format!("c{n}.example.com"), "10.0.0.1".into()],
+            issuer: "Example CA".into(),
+            subject: format!("CN=c{n}.example.com,O=Example"),
+            organization: "Example".into(),
+            province: "Zhejiang".into(),
+            city: "Hangzhou".into(),
+            country: "CN".into(),
+            serial: format!("{n:X}"),
+            sha1_fingerprint: format!("{n:040X}"),
+            sha256_fingerprint: format!("{n:064X}"),
+            key_algorithm: "EC-P256".into(),
+            not_before: T,
+            not_after: T + time::Duration::days(365),
+        },
+        cert_pem: format!("-----BEGIN CERTIFICATE-----\nMI{n}\n-----END CERTIFICATE-----\n"),
+        sealed_key: vec![9, 8, 7, n as u8],
+    }
+}
+
+fn audit(account: AccountId, action: &str, resource: &str) -> AuditEvent {
+    AuditEvent {
+        at: T,
+        account,
+        actor: "root".into(),
+        access_key: AccessKeyId("LTAIaudit".into()),
+        action: action.into(),
+        resource: resource.into(),
+        outcome: AuditOutcome::Success,
+        request_id: format!("REQ-{}", unique()),
+    }
+}
+
+pub async fn certificates_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let other = account(store).await;
+    let new = certificate(acct, "web 证书 (prod)");
+    let id = store
+        .create_certificate(
+            &new,
+            &audit(acct, "yundun-cert:CreateUserCertificate", "certificate/*"),
+        )
+        .await
+        .unwrap();
+    let got = store.certificate(acct, id).await.unwrap().expect("stored");
+    assert_eq!(got.cert.id, id);
+    assert_eq!(got.cert.account, acct);
+    assert_eq!(got.cert.created_at, new.created_at);
+    assert_eq!(got.cert.info, new.info, "metadata round-trips exactly");
+    assert_eq!(got.cert_pem, new.cert_pem);
+    assert_eq!(got.sealed_key, new.sealed_key);
+    assert!(
+        store.certificate(other, id).await.unwrap().is_none(),
+        "another account cannot see it"
+    );
+    assert!(
+        store
+            .certificate(acct, CertificateId(u64::MAX))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Names are unique per account, compared exactly.
+    let dup = store
+        .create_certificate(
+            &certificate(acct, "web 证书 (prod)"),
+            &audit(acct, "c", "*"),
+        )
+        .await;
+    assert!(
+        matches!(dup, Err(StoreError::AlreadyExists(Entity::Certificate))),
+        "{dup:?}"
+    );
+    let id2 = store
+        .create_certificate(
+            &certificate(acct, "WEB 证书 (prod)"),
+            &audit(acct, "c", "*"),
+        )
+        .await
+        .unwrap();
+    assert!(id2 > id, "ids grow");
+    store
+        .create_certificate(
+            &certificate(other, "web 证书 (prod)"),
+            &audit(other, "c", "*"),
+        )
+        .await
+        .expect("the same name in another account");
+    let missing = store
+        .create_certificate(
+            &certificate(AccountId(1), "orphan"),
+            &audit(AccountId(1), "c", "*"),
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(Entity::Account))),
+        "{missing:?}"
+    );
+
+    // Delete: only the owner's, once; the id is not reused.
+    let wrong = store
+        .delete_certificate(other, id, &audit(other, "d", "x"))
+        .await;
+    assert!(
+        matches!(wrong, Err(StoreError::NotFound(Entity::Certificate))),
+        "{wrong:?}"
+    );
+    store
+        .delete_certificate(acct, id, &audit(acct, "d", "x"))
+        .await
+        .unwrap();
+    assert!(store.certificate(acct, id).await.unwrap().is_none());
+    let again = store
+        .delete_certificate(acct, id, &audit(acct, "d", "x"))
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::NotFound(Entity::Certificate))),
+        "{again:?}"
+    );
+    let id3 = store
+        .create_certificate(
+            &certificate(acct, "web 证书 (prod)"),
+            &audit(acct, "c", "*"),
+        )
+        .await
+        .expect("a deleted name is free again");
+    assert!(id3 > id2, "ids are never reused");
+}
+
+pub async fn certificate_pages_and_totals(store: &dyn Store) {
+    let acct = account(store).await;
+    assert_eq!(store.list_certificates(acct, 0, 10).await.unwrap().total, 0);
+    let mut ids = Vec::new();
+    for i in 0..23 {
+        ids.push(
+            store
+                .create_certificate(
+                    &certificate(acct, &format!("page-{i}")),
+                    &audit(acct, "c", "*"),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let mut seen = Vec::new();
+    for page in 0..4u64 {
+        let p = store.list_certificates(acct, page * 10, 10).await.unwrap();
+        assert_eq!(p.total, 23);
+        seen.extend(p.certificates.iter().map(|c| c.id));
+        assert!(p.certificates.iter().all(|c| c.account == acct));
+    }
+    assert_eq!(seen, ids, "pages cover every certificate once, in id order");
+    let page = store.list_certificates(acct, 20, 10).await.unwrap();
+    assert_eq!(page.certificates.len(), 3);
+    assert_eq!(page.certificates[0].info.name.as_str(), "page-20");
+    store
+        .delete_certificate(acct, ids[0], &audit(acct, "d", "x"))
+        .await
+        .unwrap();
+    let page = store.list_certificates(acct, 0, 100).await.unwrap();
+    assert_eq!((page.total, page.certificates.len()), (22, 22));
+    assert!(
+        store
+            .list_certificates(acct, u64::MAX, 10)
+            .await
+            .unwrap()
+            .certificates
+            .is_empty()
+    );
+}
+
+pub async fn concurrent_same_certificate_name(store: &dyn Store) {
+    let acct = account(store).await;
+    let results = join_all((0..64).map(|_| async move {
+        store
+            .create_certificate(&certificate(acct, "contended"), &audit(acct, "c", "*"))
+            .await
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let dup = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::AlreadyExists(Entity::Certificate))))
+        .count();
+    assert_eq!((ok, dup), (1, 63), "{results:?}");
+    let page = store.list_certificates(acct, 0, 100).await.unwrap();
+    assert_eq!((page.total, page.certificates.len()), (1, 1));
+    // Only the winner's upload was audited: a refused insert leaves nothing.
+    let events = store.audit_events(acct, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+}
+
+pub async fn audit_events_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let other = account(store).await;
+    let id = store
+        .create_certificate(
+            &certificate(acct, "audited"),
+            &audit(
+                acct,
+                "yundun-cert:CreateUserCertificate",
+                "acs:yundun-cert:*:1:certificate/*",
+            ),
+        )
+        .await
+        .unwrap();
+    let mut read = audit(acct, "yundun-cert:DescribeUserCertificateDetail", "r");
+    read.outcome = AuditOutcome::Denied;
+    read.actor = "user/2000000000000001".into();
+    store.record_audit(&read).await.unwrap();
+    store
+        .delete_certificate(
+            acct,
+            id,
+            &audit(acct, "yundun-cert:DeleteUserCertificate", "d"),
+        )
+        .await
+        .unwrap();
+    let events = store.audit_events(acct, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[0].1.resource,
+        format!("acs:yundun-cert:*:1:certificate/{id}"),
+        "an upload's event names the id it was given"
+    );
+    assert_eq!(events[1].1, read);
+    assert_eq!(events[2].1.action, "yundun-cert:DeleteUserCertificate");
+    assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
+    let rest = store.audit_events(acct, events[0].0, 10).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert!(store.audit_events(other, 0, 10).await.unwrap().is_empty());
 }
 
 #[cfg(test)]
