@@ -6,7 +6,10 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
 use trustdesk::app::{self, HttpLimits};
-use trustdesk_testkit::{Creds, TestService, acs3_request, v1_request, v1_request_with};
+use trustdesk_testkit::{
+    CAS, Creds, TestService, acs3_request, acs3_request_for, v1_request, v1_request_for,
+    v1_request_with,
+};
 
 pub struct Harness {
     pub ts: TestService,
@@ -96,6 +99,48 @@ impl Harness {
     pub async fn call_acs3(&self, creds: &Creds, action: &str, params: &[(&str, &str)]) -> Reply {
         let now = trustdesk_domain::Clock::now(&self.ts.clock);
         self.send(acs3_request(creds, now, action, params)).await
+    }
+
+    /// A CAS 2018-07-13 V1 call as `creds` with an explicit method and format.
+    pub async fn cas_with(
+        &self,
+        creds: &Creds,
+        method: &str,
+        format: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Reply {
+        let now = trustdesk_domain::Clock::now(&self.ts.clock);
+        self.send(v1_request_for(
+            creds, now, method, CAS, action, format, params,
+        ))
+        .await
+    }
+
+    /// A CAS call as root (POST, query only, JSON).
+    pub async fn cas(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+        self.cas_with(&self.root(), "POST", "JSON", action, params)
+            .await
+    }
+
+    /// A CAS call as the tea SDK makes it: ACS3, parameters in the query
+    /// and repeated in a JSON body.
+    pub async fn cas_acs3(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+        let now = trustdesk_domain::Clock::now(&self.ts.clock);
+        let body: serde_json::Map<String, Value> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+            .collect();
+        let body = Value::Object(body).to_string();
+        self.send(acs3_request_for(
+            &self.root(),
+            now,
+            CAS,
+            action,
+            params,
+            Some(&body),
+        ))
+        .await
     }
 
     /// Creates a user as root and returns its JSON `User`.

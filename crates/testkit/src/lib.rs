@@ -3,6 +3,7 @@
 //! root key, builders for correctly signed V1 and ACS3 requests, and the
 //! store conformance suite every backend must pass.
 
+pub mod certs;
 pub mod conformance;
 
 use std::sync::{Arc, Mutex};
@@ -134,6 +135,11 @@ pub fn v1_request(
     v1_request_with(creds, at, "POST", action, "JSON", business)
 }
 
+/// RAM's API version.
+pub const RAM: &str = "2015-05-01";
+/// CAS's API version.
+pub const CAS: &str = "2018-07-13";
+
 /// A V1-signed request with an explicit method and format.
 pub fn v1_request_with(
     creds: &Creds,
@@ -143,11 +149,21 @@ pub fn v1_request_with(
     format: &str,
     business: &[(&str, &str)],
 ) -> Request<Body> {
-    let mut params = Params::from_pairs([
-        ("Action", action),
-        ("Version", "2015-05-01"),
-        ("Format", format),
-    ]);
+    v1_request_for(creds, at, method, RAM, action, format, business)
+}
+
+/// A V1-signed request to any API version.
+pub fn v1_request_for(
+    creds: &Creds,
+    at: OffsetDateTime,
+    method: &str,
+    version: &str,
+    action: &str,
+    format: &str,
+    business: &[(&str, &str)],
+) -> Request<Body> {
+    let mut params =
+        Params::from_pairs([("Action", action), ("Version", version), ("Format", format)]);
     for (k, v) in business {
         params.insert(*k, *v);
     }
@@ -169,15 +185,29 @@ pub fn acs3_request(
     action: &str,
     business: &[(&str, &str)],
 ) -> Request<Body> {
+    acs3_request_for(creds, at, RAM, action, business, None)
+}
+
+/// An ACS3-signed request to any API version; `body` is a JSON body sent
+/// beside the query (as the tea CAS SDK repeats its parameters there).
+pub fn acs3_request_for(
+    creds: &Creds,
+    at: OffsetDateTime,
+    version: &str,
+    action: &str,
+    business: &[(&str, &str)],
+    body: Option<&str>,
+) -> Request<Body> {
     let query = Params::from_pairs(business.iter().copied());
+    let content_type = body.map(|_| "application/json; charset=utf-8");
     let signed = trustdesk_auth::sign::acs3_request(
         "POST",
         "127.0.0.1:8080",
         action,
-        "2015-05-01",
+        version,
         &query,
-        b"",
-        None,
+        body.unwrap_or_default().as_bytes(),
+        content_type,
         &creds.id,
         &creds.secret,
         &nonce(),
@@ -192,5 +222,7 @@ pub fn acs3_request(
     for (k, v) in &signed.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    builder.body(Body::empty()).expect("request")
+    builder
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .expect("request")
 }
