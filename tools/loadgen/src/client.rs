@@ -25,8 +25,9 @@ use trustdesk_auth::Params;
 const USER_AGENT: &str =
     "AlibabaCloud (Linux; x86_64) Python/3.11.7 Core/2.16.1 python-requests/2.18.3";
 
-/// RAM API version sent with every request.
+/// API versions: RAM and CAS.
 pub const RAM_VERSION: &str = "2015-05-01";
+pub const CAS_VERSION: &str = "2018-07-13";
 
 type Body = Empty<Bytes>;
 
@@ -63,18 +64,25 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// A POST request exactly as the old Python SDK sends a RAM call: every
-    /// parameter (common, business, signature) in the query string, empty
-    /// body with `Content-Length: 0`, no `Content-Type`, the SDK's headers.
+    /// A request exactly as the old Python SDK sends it: every parameter
+    /// (common, business, signature) in the query string, empty body with
+    /// `Content-Length: 0`, no `Content-Type`, the SDK's headers; POST for
+    /// RAM, GET for CAS 2018-07-13 (PEM certificate and key in the URL).
     /// Nonce (UUID v4, 32 hex) and Timestamp are fresh for every call.
     pub fn request(
         &self,
+        version: &'static str,
         action: &'static str,
         business: &[(&'static str, &str)],
     ) -> Result<Request<Body>, String> {
+        let method = if version == CAS_VERSION {
+            Method::GET
+        } else {
+            Method::POST
+        };
         let mut params = Params::from_pairs([
             ("Action", action),
-            ("Version", RAM_VERSION),
+            ("Version", version),
             ("Format", self.format),
             ("RegionId", "cn-hangzhou"),
             // The old SDK always sends (and signs) an empty SignatureType.
@@ -85,7 +93,7 @@ impl Signer {
         }
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let query = trustdesk_auth::sign::v1_query(
-            "POST",
+            method.as_str(),
             params,
             &self.access_key_id,
             &self.secret,
@@ -93,7 +101,7 @@ impl Signer {
             crate::wall_clock(),
         );
         Request::builder()
-            .method(Method::POST)
+            .method(method)
             .uri(format!("/?{query}"))
             .header(header::HOST, self.host.as_str())
             .header(header::USER_AGENT, USER_AGENT)
@@ -101,7 +109,7 @@ impl Signer {
             .header(header::ACCEPT, "*/*")
             .header(header::CONNECTION, "keep-alive")
             .header("x-acs-action", action)
-            .header("x-acs-version", RAM_VERSION)
+            .header("x-acs-version", version)
             .header("x-sdk-invoke-type", "normal")
             .header("x-sdk-client", "python/2.0.0")
             .header(header::CONTENT_LENGTH, "0")

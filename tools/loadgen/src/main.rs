@@ -1,4 +1,5 @@
-//! `trustdesk-loadgen`: a small load client for the Alibaba RPC face.
+//! `trustdesk-loadgen`: a small load client for the Alibaba RPC face (RAM
+//! and CAS).
 //!
 //! Signed requests cannot be replayed (every one needs a fresh
 //! `SignatureNonce` and `Timestamp`), so generic HTTP load tools cannot
@@ -26,11 +27,12 @@ use client::{Conn, Outcome, Signer};
 use stats::Tally;
 
 const LONG_ABOUT: &str = "\
-Signed-request load client for trustdesk's Alibaba RPC face (RAM 2015-05-01). Loopback only.
+Signed-request load client for trustdesk's Alibaba RPC face (RAM 2015-05-01, CAS 2018-07-13). \
+Loopback only.
 
-Every request is what the old Alibaba Python SDK (aliyun-python-sdk-core 2.16.1) sends for a \
-RAM call: POST /?<query> with all parameters in the query string and an empty body \
-(Content-Length: 0, no Content-Type), carrying Action, Version=2015-05-01, Format, \
+Every request is what the old Alibaba Python SDK (aliyun-python-sdk-core 2.16.1) sends: \
+POST (RAM) or GET (CAS: certificate and key in the URL) /?<query> with all parameters in the \
+query string and an empty body (Content-Length: 0, no Content-Type), carrying Action, Version, Format, \
 RegionId=cn-hangzhou, SignatureType= (empty) and the business parameters, signed with \
 Signature V1 (HMAC-SHA1) with a fresh SignatureNonce (UUID v4, 32 hex digits) and Timestamp \
 (UTC, now) per request.
@@ -58,6 +60,14 @@ follows the Marker chain page by page and restarts from the first page after the
 pages at every depth are measured.
   populate     Create --count users as fast as possible (no warm-up, no --requests); progress \
 every 5 % or every 2 s on stderr. Exits with status 2 if fewer than --count were created.
+  upload-cert  CreateUserCertificate, each request a new Name <prefix>-<worker>-<seq>, all with \
+the same certificate and key: a self-signed leaf made at start with rcgen (--key-type rsa2048 \
+or p256; the key as PKCS#8 PEM). The server runs every import check on each upload.
+  cert-detail  DescribeUserCertificateDetail of a random CertId in 1..=--cert-ids (ids are \
+assigned in upload order, so a fresh server populated with N certificates has ids 1..=N).
+  cert-list    DescribeUserCertificateList with ShowSize=--show-size, first page; with --deep \
+each worker walks CurrentPage 1, 2, ... and restarts after the first empty page.
+  populate-certs  Upload --count certificates as fast as possible, like populate.
 
 Exit status: 0 when the run completed (errors are reported, not fatal), 1 on bad arguments or \
 when no request got any response, 2 when populate fell short.";
@@ -72,6 +82,14 @@ enum Action {
     ListUsers,
     /// Create --count users as fast as possible, with progress on stderr.
     Populate,
+    /// CreateUserCertificate with a distinct Name per request.
+    UploadCert,
+    /// DescribeUserCertificateDetail of random ids in 1..=--cert-ids.
+    CertDetail,
+    /// DescribeUserCertificateList pages of --show-size (with --deep, every page).
+    CertList,
+    /// Upload --count certificates as fast as possible, with progress on stderr.
+    PopulateCerts,
 }
 
 impl Action {
@@ -80,8 +98,36 @@ impl Action {
             Action::CreateUser | Action::Populate => "CreateUser",
             Action::GetUser => "GetUser",
             Action::ListUsers => "ListUsers",
+            Action::UploadCert | Action::PopulateCerts => "CreateUserCertificate",
+            Action::CertDetail => "DescribeUserCertificateDetail",
+            Action::CertList => "DescribeUserCertificateList",
         }
     }
+
+    fn version(self) -> &'static str {
+        match self {
+            Action::CreateUser | Action::Populate | Action::GetUser | Action::ListUsers => {
+                client::RAM_VERSION
+            }
+            _ => client::CAS_VERSION,
+        }
+    }
+
+    fn populates(self) -> bool {
+        matches!(self, Action::Populate | Action::PopulateCerts)
+    }
+
+    fn uploads(self) -> bool {
+        matches!(self, Action::UploadCert | Action::PopulateCerts)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeyType {
+    /// RSA 2048-bit key, SHA-256 signature.
+    Rsa2048,
+    /// ECDSA P-256 key, SHA-256 signature.
+    P256,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -133,12 +179,21 @@ struct Args {
     /// list-users: MaxItems, 1-1000.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_items: u32,
-    /// list-users: follow the Marker chain so pages deep in the list are measured; each worker restarts at the first page after the last.
+    /// list-users: follow the Marker chain so pages deep in the list are measured; each worker restarts at the first page after the last. cert-list: walk CurrentPage the same way.
     #[arg(long)]
     deep: bool,
-    /// populate: number of users to create.
+    /// populate / populate-certs: number of users / certificates to create.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     count: u64,
+    /// upload-cert / populate-certs: key of the uploaded certificate.
+    #[arg(long, value_enum, default_value = "rsa2048")]
+    key_type: KeyType,
+    /// cert-detail: read random CertIds in 1..=N.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    cert_ids: u64,
+    /// cert-list: ShowSize, 1-100.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+    show_size: u32,
     /// Format parameter of every request (response format).
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
@@ -216,6 +271,10 @@ struct Plan {
     user_name: String,
     max_items: String,
     deep: bool,
+    cert_pem: String,
+    key_pem: String,
+    cert_ids: u64,
+    show_size: String,
     xml: bool,
     request_timeout: Duration,
     warm_until: Instant,
@@ -236,6 +295,11 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
     let mut conn: Option<Conn> = None;
     let mut marker: Option<String> = None;
     let mut seq = 0u64;
+    let mut page = 1u64;
+    let mut page_text;
+    let mut cert_id;
+    let mut rng =
+        0x9E37_79B9_7F4A_7C15u64 ^ (u64::from(id) + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     loop {
         let now = Instant::now();
         if now >= plan.stop_at {
@@ -248,6 +312,29 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
         seq += 1;
         let name;
         let business: Vec<(&'static str, &str)> = match plan.action {
+            Action::UploadCert | Action::PopulateCerts => {
+                name = format!("{}-{id}-{seq:08}", plan.name_prefix);
+                vec![
+                    ("Name", name.as_str()),
+                    ("Cert", plan.cert_pem.as_str()),
+                    ("Key", plan.key_pem.as_str()),
+                ]
+            }
+            Action::CertDetail => {
+                // xorshift64: cheap, and each worker draws its own sequence.
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                cert_id = (1 + rng % plan.cert_ids).to_string();
+                vec![("CertId", cert_id.as_str())]
+            }
+            Action::CertList => {
+                page_text = page.to_string();
+                vec![
+                    ("ShowSize", plan.show_size.as_str()),
+                    ("CurrentPage", page_text.as_str()),
+                ]
+            }
             Action::CreateUser | Action::Populate => {
                 name = match &plan.exact_name {
                     Some(n) => n.clone(),
@@ -283,13 +370,17 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                     }
                 },
             };
-            let request = match plan.signer.request(plan.action.api_name(), &business) {
-                Ok(r) => r,
-                Err(e) => {
-                    outcome = Outcome::Failed(e);
-                    break;
-                }
-            };
+            let request =
+                match plan
+                    .signer
+                    .request(plan.action.version(), plan.action.api_name(), &business)
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        outcome = Outcome::Failed(e);
+                        break;
+                    }
+                };
             outcome = c.exchange(request, plan.request_timeout).await;
             if !matches!(outcome, Outcome::Response { .. }) {
                 conn = None;
@@ -305,13 +396,22 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                 latency,
             } => {
                 let ok = status.is_success();
-                if plan.action == Action::Populate {
+                if plan.action.populates() {
                     let counter = if ok {
                         &counters.created
                     } else {
                         &counters.failed
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
+                }
+                if plan.action == Action::CertList && plan.deep {
+                    let empty = !ok || stats::empty_certificate_page(&body, plan.xml);
+                    if empty {
+                        tally.list_ends += u64::from(page > 1);
+                        page = 1;
+                    } else {
+                        page += 1;
+                    }
                 }
                 if plan.action == Action::ListUsers && plan.deep {
                     // At the end of the list (or after an error) start over.
@@ -347,7 +447,7 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                     Outcome::TimedOut => "timeout".to_owned(),
                     _ => "connection not ready after 3 reconnects".to_owned(),
                 };
-                if plan.action == Action::Populate {
+                if plan.action.populates() {
                     counters.failed.fetch_add(1, Ordering::Relaxed);
                 }
                 if !measured {
@@ -391,6 +491,24 @@ fn print_progress(counters: &Counters, count: u64, start: Instant) {
     );
 }
 
+/// A self-signed leaf and its PKCS#8 key, made once per run.
+fn certificate(kind: KeyType) -> anyhow::Result<(String, String)> {
+    let alg = match kind {
+        KeyType::Rsa2048 => &rcgen::PKCS_RSA_SHA256,
+        KeyType::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+    };
+    let key = rcgen::KeyPair::generate_for(alg)?;
+    let mut params = rcgen::CertificateParams::new(vec!["bench.example.com".to_owned()])?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "bench.example.com");
+    let now = wall_clock();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(365);
+    let cert = params.self_signed(&key)?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(code) => code,
@@ -403,7 +521,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let args = Args::parse();
-    let populate = args.action == Action::Populate;
+    let populate = args.action.populates();
     let exact_name = match (&args.user_name, args.action) {
         (Some(n), Action::CreateUser) => {
             if args.requests != 1 {
@@ -448,9 +566,38 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
                 " (first page)"
             }
         ),
+        Action::UploadCert | Action::PopulateCerts => format!(
+            "CreateUserCertificate (GET) of {name_prefix}-<worker>-<seq>, {:?} self-signed leaf",
+            args.key_type
+        ),
+        Action::CertDetail => format!(
+            "DescribeUserCertificateDetail (GET) of random CertId in 1..={}",
+            args.cert_ids
+        ),
+        Action::CertList => format!(
+            "DescribeUserCertificateList (GET) ShowSize={}{}",
+            args.show_size,
+            if args.deep {
+                " (deep: walking CurrentPage)"
+            } else {
+                " (first page)"
+            }
+        ),
+    };
+    let (cert_pem, key_pem) = if args.action.uploads() {
+        certificate(args.key_type)?
+    } else {
+        (String::new(), String::new())
     };
     let bound = if populate {
-        format!("{limit} users (cap {duration} s)")
+        format!(
+            "{limit} {} (cap {duration} s)",
+            if args.action.uploads() {
+                "certificates"
+            } else {
+                "users"
+            }
+        )
     } else {
         format!("{limit} requests or {duration} s after {warmup} s warm-up")
     };
@@ -484,6 +631,10 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
             .unwrap_or_else(|| "bench-existing".to_owned()),
         max_items: args.max_items.to_string(),
         deep: args.deep,
+        cert_pem,
+        key_pem,
+        cert_ids: args.cert_ids,
+        show_size: args.show_size.to_string(),
         xml: args.format == Format::Xml,
         request_timeout: Duration::from_secs_f64(args.request_timeout),
         warm_until,
@@ -540,7 +691,7 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     }
     if populate && tally.ok < limit {
         eprintln!(
-            "trustdesk-loadgen: populate created {} of {limit} users",
+            "trustdesk-loadgen: populate created {} of {limit} requested",
             tally.ok
         );
         return Ok(std::process::ExitCode::from(2));
@@ -624,7 +775,8 @@ fn report(
             "{}",
             serde_json::json!({
                 "action": args.action.api_name(),
-                "populate": args.action == Action::Populate,
+                "populate": args.action.populates(),
+                "version": args.action.version(),
                 "deep": args.deep,
                 "max_items": args.max_items,
                 "format": format!("{:?}", args.format).to_uppercase(),

@@ -102,6 +102,18 @@ pub fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
 /// A byte scan instead of a full parse, to keep the client's CPU per page
 /// low: in JSON a `"` inside a string value is always escaped, so
 /// `"Marker":"` can only be the key itself (user entries carry no `Marker`).
+/// cert-list --deep: whether a DescribeUserCertificateList page is empty.
+pub fn empty_certificate_page(body: &[u8], xml: bool) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return true;
+    };
+    if xml {
+        !text.contains("<CertificateList>")
+    } else {
+        text.contains("\"CertificateList\":[]")
+    }
+}
+
 pub fn next_marker(body: &[u8], xml: bool) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     if xml {
