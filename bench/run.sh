@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # trustdesk benchmark: builds release binaries, starts a fresh server in a
 # temporary data dir on a free loopback port, and measures CreateUser, GetUser
-# and ListUsers with the signing load client (tools/loadgen). Writes a Markdown
-# report to bench/results/<UTC date-time>.md and prints it. See bench/README.md.
+# and ListUsers (phase set "users") and CAS certificate uploads, detail and
+# list (phase set "cas") with the signing load client (tools/loadgen);
+# optionally moto's ACM ImportCertificate on the same machine for the
+# side-by-side figure (PEER=moto). Writes a Markdown report to
+# bench/results/<UTC date-time>.md and prints it. See bench/README.md.
 #
 #   bench/run.sh                       10 s per run, ListUsers at 100,000 users
 #   DURATION=5 USERS=20000 bench/run.sh
+#   PHASES=cas CERTS=100000 PEER=moto bench/run.sh
 #   PIN=0 bench/run.sh                 no taskset pinning (server and client share both CPUs)
 #
 # Loopback only. Bounded: every load run stops after WARMUP+DURATION seconds
@@ -18,6 +22,10 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"          # measured seconds per run
 WARMUP="${WARMUP:-1}"               # unrecorded seconds before each run
 USERS="${USERS:-100000}"            # users in the account for the ListUsers phase
+PHASES="${PHASES:-users cas}"       # which phase sets to run
+CERTS="${CERTS:-100000}"            # certificates in the account for the detail/list runs
+PEER="${PEER:-}"                    # "moto": also run moto's ACM ImportCertificate (shared driver)
+PEER_CERTS="${PEER_CERTS:-200}"     # certificates moto imports before its measured runs
 POPULATE_CONCURRENCY="${POPULATE_CONCURRENCY:-32}"
 POPULATE_CAP="${POPULATE_CAP:-240}" # seconds populate may take at most
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
@@ -28,6 +36,14 @@ fi
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 for tool in curl jq awk; do command -v "$tool" >/dev/null 2>&1 || die "needs $tool"; done
+peers="$(cd "$(dirname "$0")/../.." && pwd)/shared/bench/peers"
+if [ "$PEER" = moto ]; then
+  [ -f "$peers/run_moto.sh" ] || die "PEER=moto needs the shared peer driver at $peers/run_moto.sh"
+  for tool in wrk python3 openssl; do command -v "$tool" >/dev/null 2>&1 || die "PEER=moto needs $tool (apt-get install -y wrk time)"; done
+  type -P time >/dev/null || die "PEER=moto needs GNU time (apt-get install -y time)"
+elif [ -n "$PEER" ]; then
+  die "PEER must be empty or moto"
+fi
 if [ "$PIN" = 1 ]; then
   command -v taskset >/dev/null 2>&1 || die "PIN=1 needs taskset"
   [ "$(nproc)" -ge 2 ] || die "PIN=1 needs 2 CPUs"
@@ -160,9 +176,12 @@ load() {
   last_json=$json
 }
 
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
+created=0   # users in the account, counted from 2xx CreateUser answers (warm-up included)
+
+if has_phase users; then
 # ---------------------------------------------------------------- phase 1
 phase_begin "Phase 1: CreateUser (new user per request, names <prefix>-<worker>-<seq>)"
-created=0   # users in the account, counted from 2xx CreateUser answers (warm-up included)
 load "CreateUser c=32" --action create-user --concurrency 32 --name-prefix c32
 created=$(( created + $(jq .ok_total <<<"$last_json") ))
 load "CreateUser c=1" --action create-user --concurrency 1 --name-prefix c1
@@ -208,6 +227,51 @@ load "ListUsers deep (Marker chain) c=32" --action list-users --concurrency 32 -
 load "ListUsers deep (Marker chain) c=1" --action list-users --concurrency 1 --max-items 100 --deep
 load "GetUser c=32 at $created users" --action get-user --concurrency 32 --user-name bench-existing
 phase_end
+fi
+
+if has_phase cas; then
+# ---------------------------------------------------------------- phase 4
+phase_begin "Phase 4: CAS CreateUserCertificate (GET, certificate and key in the URL, a new Name per request)"
+uploaded=0   # certificates in the account, from 2xx answers (warm-up included)
+declare -A upload_json
+for kt in rsa2048 p256; do
+  for c in 16 1; do
+    load "upload $kt c=$c" --action upload-cert --key-type "$kt" --concurrency "$c" --name-prefix "u$kt-c$c"
+    uploaded=$(( uploaded + $(jq .ok_total <<<"$last_json") ))
+    upload_json["$kt-$c"]=$last_json
+  done
+done
+add "Every upload runs every import check (PEM, X.509 parse, key load with aws-lc-rs' consistency check, key/certificate match, validity) and seals the key (AES-256-GCM) before the durable insert."
+phase_end
+
+# ---------------------------------------------------------------- phase 5
+phase_begin "Phase 5: populate to $CERTS certificates, then DescribeUserCertificateDetail and DescribeUserCertificateList"
+need=$(( CERTS > uploaded ? CERTS - uploaded : 0 ))
+pop_note="no certificates added (phase 4 uploaded $uploaded)"
+if [ "$need" -gt 0 ]; then
+  echo "   populate-certs: $need P-256 certificates at c=$POPULATE_CONCURRENCY (phase 4 uploaded $uploaded)" >&2
+  pop_start=$(date +%s%N); rc=0
+  timeout $(( POPULATE_CAP + 30 )) "${load_pin[@]}" "$LOADGEN" --endpoint "$endpoint" --action populate-certs \
+    --key-type p256 --count "$need" --concurrency "$POPULATE_CONCURRENCY" --duration "$POPULATE_CAP" --name-prefix popc --json \
+    >"$work/populate-certs.out" || rc=$?
+  pop_ms=$(( ($(date +%s%N) - pop_start) / 1000000 ))
+  pop_json=$(tail -n 1 "$work/populate-certs.out")
+  pop_ok=$(jq -r .ok <<<"$pop_json" 2>/dev/null || echo 0)
+  uploaded=$(( uploaded + ${pop_ok:-0} ))
+  pop_note="populate-certs added $pop_ok of $need certificates through the API in $(awk -v m="$pop_ms" 'BEGIN {printf "%.1f", m / 1000}') s ($(jq -r '.ok_rps | round' <<<"$pop_json" 2>/dev/null) uploads/s at c=$POPULATE_CONCURRENCY)"
+  [ "$rc" -eq 0 ] || error_notes+="- populate-certs: exit $rc; $(jq -c .error_classes <<<"$pop_json" 2>/dev/null)"$'\n'
+fi
+add "Certificates in the account: $uploaded (ids 1..$uploaded: a fresh server gives ids in upload order); $pop_note."
+add ""
+load "detail c=16 (random id of $uploaded)" --action cert-detail --cert-ids "$uploaded" --concurrency 16
+load "detail c=1 (random id of $uploaded)" --action cert-detail --cert-ids "$uploaded" --concurrency 1
+load "list ShowSize=100 first page c=16" --action cert-list --show-size 100 --concurrency 16
+load "list ShowSize=100 first page c=1" --action cert-list --show-size 100 --concurrency 1
+load "list ShowSize=100 every page (deep) c=16" --action cert-list --show-size 100 --concurrency 16 --deep
+load "list ShowSize=100 every page (deep) c=1" --action cert-list --show-size 100 --concurrency 1 --deep
+add "Every detail call discloses the private key and so writes an audit event durably before answering (plus the request's durable nonce)."
+phase_end
+fi
 
 # ---------------------------------------------------------------- the end
 db_bytes=$(du -sb "$data" | cut -f1)
@@ -217,6 +281,37 @@ stop_t0=$(date +%s%N)
 stop_server
 stop_ms=$(( ($(date +%s%N) - stop_t0) / 1000000 ))
 server_errors=$(grep -c '"level":"ERROR"' "$log" || true)
+
+# ---------------------------------------------------------------- peer
+peer_report=""
+if [ "$PEER" = moto ]; then
+  echo "== peer: moto ACM ImportCertificate ($peers/run_moto.sh, PHASES=import, $PEER_CERTS certificates first)" >&2
+  moto_venv="${MOTO_VENV:-$PWD/target/moto-venv}"
+  rc=0
+  OUT="$work/moto" WORK="$work/moto-work" MOTO_VENV="$moto_venv" PHASES=import C_LIST="1 16" \
+    N_CERTS="$PEER_CERTS" DURATION="${DURATION}s" timeout 1800 bash "$peers/run_moto.sh" >"$work/moto.log" 2>&1 || rc=$?
+  sed 's/^/   /' "$work/moto.log" | tail -n 12 >&2
+  if [ "$rc" -ne 0 ] || [ ! -s "$work/moto/results.jsonl" ]; then
+    peer_report="moto run failed (exit $rc): $(tail -n 3 "$work/moto.log" | tr '\n' ' ')"
+  else
+    moto_version=$(grep -i '^moto ' "$work/moto/server-versions.txt" 2>/dev/null | awk '{print $2}')
+    peer_report+="| run | trustdesk uploads/s | trustdesk p50 / p99 ms | moto $moto_version imports/s | moto p50 / p99 ms | ratio |"$'\n'
+    peer_report+="|---|---:|---:|---:|---:|---:|"$'\n'
+    for c in 1 16; do
+      ours=${upload_json["rsa2048-$c"]:-}
+      theirs=$(jq -c "select(.label == \"import_cert_c$c\")" "$work/moto/results.jsonl" | tail -n 1)
+      [ -n "$ours" ] && [ -n "$theirs" ] || continue
+      peer_report+=$(jq -rn --argjson a "$ours" --argjson b "$theirs" --arg c "$c" '
+        def f(d): (. * pow(10; d) | round) / pow(10; d) | tostring;
+        "| RSA-2048 upload c=\($c) | \($a.ok_rps | f(0)) | \($a.p50_ms | f(2)) / \($a.p99_ms | f(2)) | \($b.rps | f(1)) | \($b.p50_ms | f(1)) / \($b.p99_ms | f(1)) | **\(if $b.rps > 0 then ($a.ok_rps / $b.rps | f(0)) else "n/a" end)×** |"')$'\n'
+    done
+    peer_report+=$'\n'"moto: \`moto_server\` ($moto_version, venv $moto_venv) started by the shared driver on a free loopback port, not pinned; $PEER_CERTS certificates imported first; wrk (-t1 for c=1, -t2 for c=16) for ${DURATION} s per run sending ACM \`ImportCertificate\` (JSON 1.1, the same RSA-2048 self-signed certificate + PKCS#8 key every time, unsigned SigV4-shaped headers: moto checks no signature). trustdesk: the runs of phase 4 above (V1-signed GET with certificate and key in the URL, every import check, durable insert)."
+    for c in 1 16; do
+      line=$(jq -r "select(.label == \"import_cert_c$c\") | \"moto c=$c: server CPU \\(.server_cpu_s) s, wrk CPU \\(.wrk_cpu_s) s, RSS after \\(.server_rss_mb_after) MB, non-2xx \\(.non2xx)\"" "$work/moto/results.jsonl" | tail -n 1)
+      [ -z "$line" ] || peer_report+=$'\n'"- $line"
+    done
+  fi
+fi
 
 stamp=$(date -u +%Y-%m-%dT%H-%M-%SZ)
 mkdir -p bench/results
@@ -230,7 +325,8 @@ report="bench/results/$stamp.md"
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
   echo "- rustc: $(rustc --version)"
   echo "- server: \`target/release/trustdesk serve\`, fresh data dir, \`TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000\`, JSON logs at warn"
-  echo "- load: \`trustdesk-loadgen\` (1 runtime thread): V1-signed POST requests as the old Python SDK sends RAM calls (fresh nonce + timestamp each), closed loop, one keep-alive connection per worker, ${WARMUP} s warm-up (not recorded) then ${DURATION} s measured per run; latencies exact (every one kept)"
+  echo "- phases: $PHASES"
+  echo "- load: \`trustdesk-loadgen\` (1 runtime thread): V1-signed requests as the old Python SDK sends them (POST for RAM, GET with every parameter in the URL for CAS; fresh nonce + timestamp each), closed loop, one keep-alive connection per worker, ${WARMUP} s warm-up (not recorded) then ${DURATION} s measured per run; latencies exact (every one kept)"
   if [ "$PIN" = 1 ]; then echo "- pinning: server on CPU 0, load client on CPU 1 (taskset)"; else echo "- pinning: none (server and load client share the CPUs)"; fi
   echo "- startup (exec until \`/readyz\` 200, empty data dir): **${startup_ms} ms**; shutdown after SIGTERM: ${stop_ms} ms"
   echo "- data dir at the end: **$(awk -v b="$db_bytes" 'BEGIN {printf "%.1f", b / 1048576}') MiB** ($db_bytes B: $db_files)"
@@ -238,6 +334,12 @@ report="bench/results/$stamp.md"
   echo "- server CPU = utime+stime from \`/proc/<pid>/stat\` over the whole load-client run, warm-up included, so server µs/req divides by warm-up + measured requests; loadgen µs/req is the client's own CPU in the measured window."
   printf '%s' "$report_body"
   echo
+  if [ -n "$peer_report" ]; then
+    echo "## Side by side: certificate upload against moto (same machine, one run)"
+    echo
+    printf '%s\n' "$peer_report"
+    echo
+  fi
   echo "## Errors"
   echo
   if [ -n "$error_notes" ]; then printf '%s' "$error_notes"; else echo "None: every measured request got a 2xx."; fi
