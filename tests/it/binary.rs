@@ -129,11 +129,18 @@ fn signed(
     action: &str,
     business: &[(&str, &str)],
 ) -> std::io::Result<(u16, String)> {
-    let mut p = Params::from_pairs([
-        ("Action", action),
-        ("Version", "2015-05-01"),
-        ("Format", "JSON"),
-    ]);
+    signed_for(port, id, secret, trustdesk_testkit::RAM, action, business)
+}
+
+fn signed_for(
+    port: u16,
+    id: &str,
+    secret: &str,
+    version: &str,
+    action: &str,
+    business: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
+    let mut p = Params::from_pairs([("Action", action), ("Version", version), ("Format", "JSON")]);
     for (k, v) in business {
         p.insert(*k, *v);
     }
@@ -310,9 +317,53 @@ fn secrets_never_reach_the_database_or_the_log() {
         &[("UserName", "s0")],
     )
     .unwrap();
+    // A certificate's private key: every base64 line of its PEM counts as
+    // a secret. Only the detail response may carry it.
+    let pair = trustdesk_testkit::certs::self_signed(
+        &["hygiene.example.com"],
+        trustdesk_testkit::certs::Alg::P256,
+        now(),
+    );
+    let cas = |action: &str, params: &[(&str, &str)]| {
+        signed_for(
+            server.port,
+            ROOT_ID,
+            ROOT_SECRET,
+            trustdesk_testkit::CAS,
+            action,
+            params,
+        )
+        .unwrap()
+    };
+    let (status, body) = cas(
+        "CreateUserCertificate",
+        &[
+            ("Name", "hygiene"),
+            ("Cert", &pair.cert_pem),
+            ("Key", &pair.key_pem),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, detail) = cas("DescribeUserCertificateDetail", &[("CertId", "1")]);
+    assert_eq!(status, 200, "{detail}");
+    assert!(
+        detail.contains("PRIVATE KEY"),
+        "the one disclosure: {detail}"
+    );
+    let (_, cert_list) = cas("DescribeUserCertificateList", &[]);
+    secrets.extend(
+        pair.key_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .map(str::to_owned),
+    );
     let log = server.log_text();
     assert!(server.terminate().success());
-    let mut files = vec![log.into_bytes(), listed.into_bytes()];
+    let mut files = vec![
+        log.into_bytes(),
+        listed.into_bytes(),
+        cert_list.into_bytes(),
+    ];
     for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
         let path = entry.unwrap().path();
         if path
