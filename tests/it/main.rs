@@ -4,6 +4,7 @@
 
 mod binary;
 mod rpc_auth;
+mod rpc_cas;
 mod rpc_ram;
 mod store_conformance;
 mod support;

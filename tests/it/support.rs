@@ -117,6 +117,38 @@ impl Harness {
         .await
     }
 
+    /// A CAS call as root with every parameter in a form body (for values
+    /// too large for a request target).
+    pub async fn cas_form(&self, action: &str, params: &[(&str, &str)]) -> Reply {
+        let mut all = trustdesk_auth::Params::from_pairs([
+            ("Action", action),
+            ("Version", CAS),
+            ("Format", "JSON"),
+        ]);
+        for (k, v) in params {
+            all.insert(*k, *v);
+        }
+        let now = trustdesk_domain::Clock::now(&self.ts.clock);
+        let root = self.root();
+        let body = trustdesk_auth::sign::v1_query(
+            "POST",
+            all,
+            &root.id,
+            &root.secret,
+            &trustdesk_testkit::nonce(),
+            now,
+        );
+        self.send(
+            axum::http::Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await
+    }
+
     /// A CAS call as root (POST, query only, JSON).
     pub async fn cas(&self, action: &str, params: &[(&str, &str)]) -> Reply {
         self.cas_with(&self.root(), "POST", "JSON", action, params)

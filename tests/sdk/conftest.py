@@ -216,3 +216,42 @@ def client_for(endpoint):
 def admin(endpoint, old_client) -> sdk_clients.Ram:
     """A fixed root client (old SDK, JSON) for setting up and cleaning state."""
     return sdk_clients.wrap("old-json", endpoint, old_client=old_client)
+
+
+# --------------------------------------------------------------------------
+# CAS 2018-07-13 clients (the same four kinds, CAS packages)
+
+
+@pytest.fixture(scope="session")
+def tea_cas_client(endpoint, root_creds):
+    """alibabacloud_cas20180713 Client with the root key, ACS3 signature."""
+    return sdk_clients.new_tea_client(endpoint, *root_creds, product="cas")
+
+
+@pytest.fixture(scope="session")
+def tea_cas_v1_client(endpoint, root_creds):
+    """alibabacloud_cas20180713 Client with the root key, V1 (HMAC-SHA1) signature."""
+    return sdk_clients.new_tea_client(endpoint, *root_creds, signature_algorithm="v2", product="cas")
+
+
+@pytest.fixture
+def cas(kind, endpoint, old_client, tea_cas_client, tea_cas_v1_client) -> sdk_clients.Cas:
+    """The root account's CAS through one of the four client kinds (parametrized)."""
+    tea = tea_cas_v1_client if kind == "tea-v1" else tea_cas_client
+    return sdk_clients.wrap_cas(kind, endpoint, old_client=old_client, tea_client=tea)
+
+
+@pytest.fixture
+def cas_client_for(endpoint):
+    """cas_client_for(kind, key_id, secret) -> a wrapped CAS client signing with those credentials."""
+
+    def make(kind: str, key_id: str, secret: str) -> sdk_clients.Cas:
+        return sdk_clients.cas_client_for(kind, endpoint, key_id, secret)
+
+    return make
+
+
+@pytest.fixture
+def cas_admin(endpoint, old_client) -> sdk_clients.Cas:
+    """A fixed root CAS client (old SDK, JSON) for setting up and checking state."""
+    return sdk_clients.wrap_cas("old-json", endpoint, old_client=old_client)

@@ -15,6 +15,13 @@ SDK and wire format sits underneath:
                 parses the XML here, checking its shape on the way;
 * ``tea-acs3``  alibabacloud_ram20150501 on tea-openapi 0.4.6, default ACS3;
 * ``tea-v1``    the same with ``signature_algorithm='v2'`` (V1, HMAC-SHA1).
+
+CAS 2018-07-13 goes through the same four kinds with the CAS packages
+(aliyun-python-sdk-cas, alibabacloud_cas20180713): `Cas.call` returns the
+body with the JSON types whatever the format (XML text is checked and
+converted, see `cas_from_xml`), and `Cas.call_form` sends the parameters in
+a form body only, through each SDK's generic request (the typed requests
+also put every parameter in the query string).
 """
 
 from __future__ import annotations
@@ -61,19 +68,25 @@ def new_old_client(key_id: str, secret: str):
     return AcsClient(key_id, secret, REGION)
 
 
-def new_tea_client(endpoint: str, key_id: str, secret: str, signature_algorithm: str | None = None):
-    from alibabacloud_ram20150501.client import Client
+TEA_PACKAGES = {"ram": "alibabacloud_ram20150501", "cas": "alibabacloud_cas20180713"}
+OLD_PACKAGES = {"ram": "aliyunsdkram.request.v20150501", "cas": "aliyunsdkcas.request.v20180713"}
+
+
+def new_tea_client(
+    endpoint: str, key_id: str, secret: str, signature_algorithm: str | None = None, product: str = "ram"
+):
     from alibabacloud_tea_openapi.models import Config
 
+    Client = importlib.import_module(f"{TEA_PACKAGES[product]}.client").Client
     config = Config(access_key_id=key_id, access_key_secret=secret, endpoint=endpoint, protocol="http")
     if signature_algorithm:
         config.signature_algorithm = signature_algorithm
     return Client(config)
 
 
-def old_request(endpoint: str, action: str, fmt: str = "JSON", **params):
-    """An aliyunsdkram request object aimed at trustdesk over plain HTTP."""
-    module = importlib.import_module(f"aliyunsdkram.request.v20150501.{action}Request")
+def old_request(endpoint: str, action: str, fmt: str = "JSON", product: str = "ram", **params):
+    """An aliyunsdkram (or aliyunsdkcas) request object aimed at trustdesk over plain HTTP."""
+    module = importlib.import_module(f"{OLD_PACKAGES[product]}.{action}Request")
     req = getattr(module, f"{action}Request")()
     req.set_endpoint(endpoint)
     req.set_protocol_type("http")
@@ -127,15 +140,23 @@ class Ram:
 
 
 class OldSdkRam(Ram):
+    product = "ram"
+
     def __init__(self, client, endpoint: str, fmt: str):
         self.client, self.endpoint, self.fmt = client, endpoint, fmt
         self.kind = f"old-{fmt.lower()}"
         self.last_request = None
 
     def call(self, action, **params):
+        return self.send(action, old_request(self.endpoint, action, self.fmt, self.product, **params))
+
+    def from_xml(self, action, root) -> dict:
+        check_xml_lists(root)
+        return xml_to_dict(root)
+
+    def send(self, action, req):
         from aliyunsdkcore.acs_exception.exceptions import ServerException
 
-        req = old_request(self.endpoint, action, self.fmt, **params)
         self.last_request = req
         if self.fmt == "JSON":
             try:
@@ -151,7 +172,6 @@ class OldSdkRam(Ram):
         headers = {k.lower(): v for k, v in headers.items()}
         assert headers.get("content-type") == XML_CONTENT_TYPE, (status, headers.get("content-type"), raw)
         root = ET.fromstring(raw)
-        check_xml_lists(root)
         if status >= 400:
             assert root.tag == "Error", raw
             fields = {child.tag: child.text for child in root}
@@ -159,27 +179,144 @@ class OldSdkRam(Ram):
         assert status == 200, (status, raw)
         assert root.tag == f"{action}Response", raw
         self.last_raw, self.last_headers = raw, headers
-        return xml_to_dict(root)
+        return self.from_xml(action, root)
 
 
 class TeaRam(Ram):
+    product = "ram"
+
     def __init__(self, client, kind: str):
         self.client, self.kind = client, kind
 
     def call(self, action, **params):
-        from alibabacloud_ram20150501 import models
+        models = importlib.import_module(f"{TEA_PACKAGES[self.product]}.models")
+        request = getattr(models, f"{action}Request")(**{snake(k): v for k, v in params.items()})
+        method = getattr(self.client, TEA_METHODS.get(action, snake(action)))
+        return self.send(lambda: method(request))
+
+    def send(self, do):
         from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 
-        request = getattr(models, f"{action}Request")(**{snake(k): v for k, v in params.items()})
         try:
-            response = getattr(self.client, snake(action))(request)
+            response = do()
         except AlibabaCloudException as e:
             data = e.data or {}
             raise ApiError(e.code, e.status_code, data.get("Message"), e.request_id, data) from e
-        assert response.status_code == 200, response.status_code
+        # (alibabacloud_cas20180713's older models keep no status_code; tea
+        # raises on any 4xx/5xx, so a response here is a success either way.)
+        status = getattr(response, "status_code", 200)
+        assert status == 200, status
         self.last_raw = None
         self.last_headers = {k.lower(): v for k, v in (response.headers or {}).items()}
         return response.body.to_map()
+
+
+# tea method names that snake() does not give
+TEA_METHODS = {"CreateDVOrderAudit": "create_dvorder_audit", "DescribeDVOrderResult": "describe_dvorder_result"}
+
+
+# --------------------------------------------------------------------------
+# CAS 2018-07-13
+
+CAS_VERSION = "2018-07-13"
+# CAS lists are bare arrays: in XML the item element itself repeats under the
+# root, and an empty list is no element at all (cas.rs wire map).
+CAS_ARRAYS = {"DescribeUserCertificateList": "CertificateList", "DescribeOrderInstanceList": "OrderList"}
+CAS_INTS = {"CertId", "Id", "id", "TotalCount", "CurrentPage", "ShowSize"}
+CAS_BOOLS = {"Expired", "BuyInAliyun", "expired", "buyInAliyun"}
+
+
+def _cas_scalar(tag: str, elem):
+    assert len(elem) == 0, f"<{tag}> has children: {[c.tag for c in elem]}"
+    text = elem.text or ""
+    if tag in CAS_INTS:
+        assert re.fullmatch(r"-?\d+", text), f"<{tag}>{text}</{tag}> is not an integer"
+        return int(text)
+    if tag in CAS_BOOLS:
+        assert text in ("true", "false"), f"<{tag}>{text}</{tag}> is not a boolean"
+        return text == "true"
+    return text
+
+
+def cas_from_xml(action: str, root) -> dict:
+    """A CAS XML response -> the dict its JSON body would be (typed)."""
+    array = CAS_ARRAYS.get(action)
+    out = {array: []} if array else {}
+    for child in root:
+        if child.tag == array:
+            out[array].append(_cas_object(child))
+        else:
+            assert child.tag not in out, f"repeated <{child.tag}> in {action}"
+            out[child.tag] = _cas_scalar(child.tag, child)
+    return out
+
+
+def _cas_object(elem) -> dict:
+    out = {}
+    for child in elem:
+        assert child.tag not in out, f"repeated <{child.tag}> in <{elem.tag}>"
+        out[child.tag] = _cas_scalar(child.tag, child)
+    return out
+
+
+class Cas(Ram):
+    """A CAS 2018-07-13 client; `call` as for RAM, plus `call_form`."""
+
+    def call_form(self, action: str, **params) -> dict:
+        raise NotImplementedError
+
+
+class OldSdkCas(OldSdkRam, Cas):
+    product = "cas"
+
+    def from_xml(self, action, root):
+        return cas_from_xml(action, root)
+
+    def call_form(self, action, **params):
+        from aliyunsdkcore.request import CommonRequest
+
+        req = CommonRequest(domain=self.endpoint, version=CAS_VERSION, action_name=action)
+        req.set_protocol_type("http")
+        req.set_method("POST")
+        req.set_accept_format(self.fmt)
+        for name, value in params.items():
+            req.add_body_params(name, value)
+        return self.send(action, req)
+
+
+class TeaCas(TeaRam, Cas):
+    product = "cas"
+
+    def call_form(self, action, **params):
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        api = open_api_models.Params(
+            action=action, version=CAS_VERSION, protocol="HTTPS", pathname="/", method="POST",
+            auth_type="AK", style="RPC", req_body_type="formData", body_type="json",
+        )
+        request = open_api_models.OpenApiRequest(body=dict(params))
+        models = importlib.import_module(f"{TEA_PACKAGES[self.product]}.models")
+        response_model = getattr(models, f"{action}Response")
+        return self.send(
+            lambda: response_model().from_map(self.client.call_api(api, request, util_models.RuntimeOptions()))
+        )
+
+
+def wrap_cas(kind: str, endpoint: str, old_client=None, tea_client=None) -> Cas:
+    if kind in ("old-json", "old-xml"):
+        return OldSdkCas(old_client, endpoint, "JSON" if kind == "old-json" else "XML")
+    if kind in ("tea-acs3", "tea-v1"):
+        return TeaCas(tea_client, kind)
+    raise ValueError(kind)
+
+
+def cas_client_for(kind: str, endpoint: str, key_id: str, secret: str) -> Cas:
+    """A wrapped CAS client of `kind` that signs with the given AccessKey pair."""
+    if kind.startswith("old-"):
+        return wrap_cas(kind, endpoint, old_client=new_old_client(key_id, secret))
+    algorithm = "v2" if kind == "tea-v1" else None
+    return wrap_cas(kind, endpoint, tea_client=new_tea_client(endpoint, key_id, secret, algorithm, "cas"))
 
 
 def wrap(kind: str, endpoint: str, old_client=None, tea_client=None) -> Ram:

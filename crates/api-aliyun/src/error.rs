@@ -295,7 +295,7 @@ impl RpcError {
             ),
             P::CertUnparsable => (
                 "ParseCertificateFailed",
-                "The certificate cannot be parsed.",
+                "The certificate format is invalid. Check the input.",
             ),
             P::ChainTooLong => (
                 "CertificateChainNotMatch.TooLong",
@@ -317,7 +317,10 @@ impl RpcError {
                 "PrivateKeyFormatException.Encrypted",
                 "The private key format is invalid. Check the input.",
             ),
-            P::KeyUnparsable => ("ParsePrivateKeyFailed", "The private key cannot be parsed."),
+            P::KeyUnparsable => (
+                "ParsePrivateKeyFailed",
+                "The private key format is invalid. Check the input.",
+            ),
             P::KeyUnsupported => (
                 "UnsupportedKeyAlgorithm",
                 "The key algorithm or key size is not supported.",

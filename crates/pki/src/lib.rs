@@ -9,9 +9,71 @@
 //! PUBLIC API CONTRACT (other crates code against this; keep it):
 //! `Limits`, `KeyKind`, `Curve`, `CertInfo`, `Imported`, `ImportError`,
 //! `import`, `parse_bundle`, `load_key`.
+//!
+//! # What [`import`] checks, in order
+//!
+//! 1. Sizes of both fields ([`Limits`]), before any parsing.
+//! 2. The certificate bundle ([`parse_bundle`]): PEM framing, at most
+//!    `max_chain_len` certificates, each one parsed by x509-parser exactly
+//!    once, then the chain: certificate *i* (i ≥ 1) must be the issuer of
+//!    certificate *i − 1* — subject DN equal (raw DER) to the issuer DN and
+//!    a signature that verifies with its key. No trust anchor, no path
+//!    validation: this is the vendor's "certificate chain does not match".
+//! 3. The private key ([`load_key`]), classified from its DER first and
+//!    then loaded with aws-lc-rs.
+//! 4. Key/certificate match: the key's public key bytes against the leaf's
+//!    subjectPublicKey BIT STRING contents, compared byte for byte (RSA: DER
+//!    `RSAPublicKey`; EC: the point; Ed25519: 32 bytes). A certificate that
+//!    encodes the same EC key as a *compressed* point therefore does not
+//!    match; certificates practically never carry compressed points, and
+//!    refusing is the safe side.
+//! 5. Validity at `now`: expired, or `notBefore` later than `now` plus
+//!    `not_before_skew`.
+//!
+//! # Policy choices
+//!
+//! * RSA keys must be 2048 to 4096 bits. The vendor accepts 2048–4096;
+//!   aws-lc-rs would load up to 8192, but we chose not to accept 8192-bit
+//!   keys (a TLS handshake cost nobody needs, and outside the vendor's
+//!   range). EC keys must be on P-256, P-384 or P-521; Ed25519 is accepted.
+//!   DSA, Ed448, X25519/X448, RSASSA-PSS-restricted keys, secp256k1,
+//!   brainpool and other curves are refused as unsupported, with a reason.
+//! * Encrypted keys (`ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy
+//!   `Proc-Type: 4,ENCRYPTED` / `DEK-Info` headers) are refused: the API has
+//!   no password parameter. Detected from the label and headers, before
+//!   any base64 decoding.
+//! * Key loading calls aws-lc-rs directly (`RsaKeyPair::from_der` /
+//!   `from_pkcs8`, `EcdsaKeyPair::from_private_key_der` / `from_pkcs8`,
+//!   `Ed25519KeyPair::from_pkcs8_maybe_unchecked`). rustls' aws-lc-rs
+//!   provider (`load_private_key` + `CertifiedKey::keys_match`) is a thin
+//!   wrapper over exactly these calls plus an SPKI byte comparison; calling
+//!   them directly gives the same verdicts, lets us classify keys first for
+//!   precise errors, and avoids compiling rustls into this crate. RSA
+//!   loading runs AWS-LC's `RSA_check_key`, a consistency check of the key
+//!   components (not a primality test, which would cost ~200× more;
+//!   limits.md §5) — intended.
+//! * Chain signatures are verified with aws-lc-rs `UnparsedPublicKey`
+//!   (RSA PKCS#1 v1.5 with SHA-1/256/384/512, RSASSA-PSS with SHA-256/384/512,
+//!   ECDSA on P-256/384/521 with SHA-256/384/512, Ed25519), not with
+//!   x509-parser's `verify` feature, which would pull in ring.
+//! * A leaf certificate whose public key is of an unsupported type (DSA,
+//!   Ed448, secp256k1, ...) makes [`parse_bundle`] (and so [`import`])
+//!   return [`ImportError::KeyUnsupported`]: [`CertInfo::public_key`] only
+//!   represents supported kinds. A chain certificate with such a key cannot
+//!   verify the signature below it, so it yields
+//!   [`ImportError::ChainNotMatch`] ("unsupported issuer public key").
+//! * Secrets: decoded private key DER lives in `Zeroizing` buffers; error
+//!   messages never contain key material (at most a PEM label).
 
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
+
+mod cert;
+mod der;
+mod key;
+mod pem;
+#[cfg(test)]
+mod tests;
 
 /// Size and shape limits, checked before any parsing work.
 #[derive(Debug, Clone)]
@@ -124,7 +186,8 @@ pub struct Imported {
 }
 
 /// Why an upload was refused. Every variant names the problem in its
-/// message; messages never contain key material.
+/// message; messages never contain key material. `index`/`prev` count
+/// from 0 (the leaf); messages count from #1, as people do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImportError {
     #[error("the certificate field is {size} bytes, over the limit of {limit}")]
@@ -135,14 +198,26 @@ pub enum ImportError {
     CertNotPem { detail: String },
     #[error("the certificate field contains no CERTIFICATE block")]
     NoCertificate,
-    #[error("certificate {index} cannot be parsed as X.509: {detail}")]
+    #[error("certificate #{} of the Cert field cannot be parsed as X.509: {detail}", .index + 1)]
     CertUnparsable { index: usize, detail: String },
     #[error("the certificate field holds {count} certificates, over the limit of {limit}")]
     ChainTooLong { count: usize, limit: usize },
-    #[error("certificate {index} is another end-entity certificate, not the issuer of certificate {prev}: upload one leaf, followed only by its issuing CA certificates")]
+    #[error(
+        "certificate #{} of the Cert field is another end-entity certificate, not the issuer of certificate #{}: upload one leaf (first), followed only by its issuing CA certificates",
+        .index + 1,
+        .prev + 1
+    )]
     MultipleLeaves { index: usize, prev: usize },
-    #[error("certificate {index} does not issue certificate {prev}: {detail}")]
-    ChainNotMatch { index: usize, prev: usize, detail: String },
+    #[error(
+        "certificate #{} of the Cert field does not issue certificate #{}: {detail} (put the leaf first, then each certificate's issuer)",
+        .index + 1,
+        .prev + 1
+    )]
+    ChainNotMatch {
+        index: usize,
+        prev: usize,
+        detail: String,
+    },
     #[error("the key field is not PEM: {detail}")]
     KeyNotPem { detail: String },
     #[error("the key field contains no private key block")]
@@ -171,19 +246,71 @@ pub fn import(
     now: OffsetDateTime,
     limits: &Limits,
 ) -> Result<Imported, ImportError> {
-    let _ = (cert_pem, key_pem, now, limits);
-    todo!()
+    if cert_pem.len() > limits.max_cert_bytes {
+        return Err(ImportError::CertTooLarge {
+            size: cert_pem.len(),
+            limit: limits.max_cert_bytes,
+        });
+    }
+    if key_pem.len() > limits.max_key_bytes {
+        return Err(ImportError::KeyTooLarge {
+            size: key_pem.len(),
+            limit: limits.max_key_bytes,
+        });
+    }
+    let (bundle, leaf_public_key) = cert::parse(cert_pem, limits)?;
+    let key = key::load(key_pem, limits)?;
+    if key.public_key != leaf_public_key {
+        return Err(ImportError::KeyMismatch);
+    }
+    let leaf = bundle.leaf();
+    if now > leaf.not_after {
+        return Err(ImportError::Expired {
+            not_after: format_time(leaf.not_after),
+        });
+    }
+    // An overflowing skew means "any notBefore is fine".
+    if let Some(latest) = now.checked_add(limits.not_before_skew)
+        && leaf.not_before > latest
+    {
+        return Err(ImportError::NotYetValid {
+            not_before: format_time(leaf.not_before),
+        });
+    }
+    let mut normalised =
+        String::with_capacity(bundle.der.iter().map(|d| d.len() * 4 / 3 + 80).sum());
+    for der in &bundle.der {
+        pem::encode_block(&mut normalised, "CERTIFICATE", der);
+    }
+    Ok(Imported {
+        key_kind: key.kind,
+        bundle,
+        cert_pem: normalised,
+        key_pem: Zeroizing::new(key_pem.trim().to_owned()),
+    })
+}
+
+/// `2027-01-01T00:00:00Z`.
+fn format_time(t: OffsetDateTime) -> String {
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Parses a PEM bundle (leaf first) and checks the chain order and
 /// signatures. No validity-period check.
 pub fn parse_bundle(cert_pem: &str, limits: &Limits) -> Result<Bundle, ImportError> {
-    let _ = (cert_pem, limits);
-    todo!()
+    cert::parse(cert_pem, limits).map(|(bundle, _)| bundle)
 }
 
 /// Loads one unencrypted private key from PEM (PKCS#1, SEC1 or PKCS#8).
 pub fn load_key(key_pem: &str, limits: &Limits) -> Result<PrivateKey, ImportError> {
-    let _ = (key_pem, limits);
-    todo!()
+    key::load(key_pem, limits)
 }

@@ -39,15 +39,23 @@ pub fn router(service: Service, limits: &HttpLimits) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(service.clone());
-    Router::new()
-        .merge(health)
-        .merge(trustdesk_api_aliyun::router(service))
+    with_layers(
+        Router::new()
+            .merge(health)
+            .merge(trustdesk_api_aliyun::router(service)),
+        limits,
+    )
+}
+
+/// The layers every route gets, outermost last.
+fn with_layers(routes: Router, limits: &HttpLimits) -> Router {
+    routes
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(middleware::from_fn(request_context))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
@@ -65,6 +73,23 @@ async fn readyz(State(service): State<Service>) -> Response {
     }
 }
 
+/// Marks the response the panic guard made, so that `request_context`
+/// can give it the vendor's envelope with the request's id.
+#[derive(Clone, Copy)]
+struct Panicked;
+
+fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned());
+    tracing::error!(panic = %what, "a handler panicked; answered InternalError");
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(Panicked);
+    response
+}
+
 /// Gives every request an id (the vendor's `RequestId`), a span carrying it
 /// and the path (never the query string: the old SDKs put private keys and
 /// passwords there), and one access-log line.
@@ -77,9 +102,18 @@ async fn request_context(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
+    let host = trustdesk_api_aliyun::verify::host(&request);
     async move {
         let started = std::time::Instant::now();
         let mut response = next.run(request).await;
+        if response.extensions().get::<Panicked>().is_some() {
+            // The documented InternalError, with the id the log line has.
+            response = trustdesk_api_aliyun::error::RpcError::internal().into_response(
+                &id,
+                &host,
+                trustdesk_api_aliyun::encode::Format::Json,
+            );
+        }
         let status = response.status();
         if let Ok(v) = HeaderValue::from_str(id.as_str()) {
             response
@@ -97,4 +131,52 @@ async fn request_context(mut request: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_answered_with_the_vendor_envelope_and_the_request_id() {
+        let app = with_layers(
+            Router::new().route(
+                "/",
+                get(|| async {
+                    if true {
+                        panic!("boom");
+                    }
+                    "unreachable"
+                }),
+            ),
+            &HttpLimits::default(),
+        );
+        let response = app
+            .oneshot(
+                Request::builder()
+                    .uri("/")
+                    .header("host", "127.0.0.1:8080")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json;charset=utf-8"
+        );
+        let id = response.headers()["x-acs-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(j["Code"], "InternalError");
+        assert_eq!(j["RequestId"], id.as_str());
+        assert_eq!(j["HostId"], "127.0.0.1");
+    }
 }
