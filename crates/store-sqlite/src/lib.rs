@@ -80,6 +80,8 @@ pub struct SqliteStore {
     reads: SqlitePool,
     writer: mpsc::Sender<Job>,
     users: Arc<cache::UserCache>,
+    /// The last certificate id handed out (see `certificates.rs`).
+    certificate_ids: Arc<std::sync::atomic::AtomicI64>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -132,6 +134,7 @@ impl SqliteStore {
         let options = connect_options(url)?;
         let mut conn = options.connect().await.map_err(backend)?;
         MIGRATOR.run(&mut conn).await.map_err(backend)?;
+        let last_certificate = certificates::last_id(&mut conn).await?;
         let reads = SqlitePoolOptions::new()
             .max_connections(opts.read_connections.max(1))
             .min_connections(1)
@@ -143,6 +146,7 @@ impl SqliteStore {
             reads,
             writer,
             users: Arc::default(),
+            certificate_ids: Arc::new(last_certificate.into()),
         })
     }
 
