@@ -359,10 +359,46 @@ fn secrets_never_reach_the_database_or_the_log() {
     );
     let log = server.log_text();
     assert!(server.terminate().success());
+    // The audit trail, as `trustdesk audit` prints it: the upload and the
+    // key disclosure, and no secret (checked with the files below).
+    let audit = Command::new(BIN)
+        .arg("audit")
+        .env("TRUSTDESK_DATA_DIR", dir.path().join("data"))
+        .env("TRUSTDESK_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(audit.status.success(), "{audit:?}");
+    let audit_text = String::from_utf8(audit.stdout).unwrap();
+    let events: Vec<serde_json::Value> = audit_text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("yundun-cert:CreateUserCertificate", "success"),
+            ("yundun-cert:DescribeUserCertificateDetail", "success"),
+        ]
+    );
+    assert_eq!(
+        events[1]["resource"].as_str().unwrap().rsplit('/').next(),
+        Some("1")
+    );
+    assert_eq!(events[1]["access_key_id"], ROOT_ID);
     let mut files = vec![
         log.into_bytes(),
         listed.into_bytes(),
         cert_list.into_bytes(),
+        audit_text.into_bytes(),
     ];
     for entry in std::fs::read_dir(dir.path().join("data")).unwrap() {
         let path = entry.unwrap().path();
@@ -391,6 +427,7 @@ fn command_line_help_version_and_migrate() {
         &["--help"][..],
         &["serve", "--help"],
         &["migrate", "--help"],
+        &["audit", "--help"],
         &["version", "--help"],
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();

@@ -3,6 +3,7 @@
 //! from here without a socket.
 
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod serve;
 pub mod setup;

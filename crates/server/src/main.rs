@@ -9,8 +9,8 @@ use trustdesk::config::{Config, LogFormat};
 #[command(
     name = "trustdesk",
     version,
-    about = "Self-hosted identity and certificate service speaking the Alibaba Cloud RPC API (RAM 2015-05-01).",
-    long_about = "Self-hosted identity and certificate service speaking the Alibaba Cloud RPC API (RAM 2015-05-01).\n\n\
+    about = "Self-hosted identity and certificate service speaking the Alibaba Cloud RPC API (RAM 2015-05-01, CAS 2018-07-13).",
+    long_about = "Self-hosted identity and certificate service speaking the Alibaba Cloud RPC API (RAM 2015-05-01, CAS 2018-07-13).\n\n\
 Configuration comes from built-in defaults, then the TOML file given with --config, then environment \
 variables prefixed TRUSTDESK_ (TRUSTDESK_LISTEN, TRUSTDESK_DATA_DIR, TRUSTDESK_DATABASE_URL, \
 TRUSTDESK_LOG_FORMAT, TRUSTDESK_MASTER_KEY, TRUSTDESK_MASTER_KEY_FILE, ...). See README.md."
@@ -31,6 +31,18 @@ enum Command {
     Serve,
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Print the audit trail (certificate uploads, deletions, private-key
+    /// disclosures and refused attempts at them) as JSON lines, oldest
+    /// first.
+    Audit {
+        /// Only events with an id above this one (the `id` of the last line
+        /// of a previous run), to follow the trail incrementally.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
     /// Print the version and exit.
     Version,
 }
@@ -86,6 +98,11 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve => trustdesk::serve::serve(config).await,
             Command::Migrate => trustdesk::serve::migrate(&config).await,
+            Command::Audit { after, limit } => {
+                trustdesk::audit::print(&config, after, limit, &mut std::io::stdout().lock())
+                    .await
+                    .map(|_| ())
+            }
             Command::Version => Ok(()),
         }
     });
