@@ -9,6 +9,7 @@
 
 pub mod access_key;
 pub mod audit;
+pub mod certcentral;
 pub mod certificate;
 pub mod clock;
 pub mod error;
