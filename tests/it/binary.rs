@@ -99,11 +99,34 @@ impl Drop for Server {
 
 /// Minimal HTTP/1.1 client (one request per connection).
 fn http(port: u16, method: &str, target: &str, body: &str) -> std::io::Result<(u16, String)> {
+    http_with(port, method, target, "", body)
+}
+
+/// A CertCentral call with `key` as `X-DC-DEVKEY`.
+fn cc(port: u16, key: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(
+        port,
+        method,
+        &format!("/services/v2{path}"),
+        &format!("X-DC-DEVKEY: {key}\r\nContent-Type: application/json\r\n"),
+        body,
+    )
+    .unwrap()
+}
+
+/// `extra`: more header lines, each ending in CRLF.
+fn http_with(
+    port: u16,
+    method: &str,
+    target: &str,
+    extra: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         s,
-        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut raw = Vec::new();
@@ -172,6 +195,14 @@ fn first_start_shows_credentials_once_and_restarts_quietly() {
         "the generated secret is shown once on stderr"
     );
     assert!(first_log.contains("master key"), "{first_log}");
+    // The CertCentral administrator's generated key: in the same file,
+    // shown once, and working.
+    let devkey = creds["certcentral_api_key"].as_str().unwrap().to_owned();
+    assert_eq!(devkey.len(), 47);
+    assert_eq!(creds["certcentral_username"], "admin");
+    assert!(first_log.contains(&devkey));
+    let (status, body) = cc(server.port, &devkey, "GET", "/user/me", "");
+    assert_eq!(status, 200, "{body}");
     let (status, body) = signed(
         server.port,
         &id,
@@ -185,9 +216,11 @@ fn first_start_shows_credentials_once_and_restarts_quietly() {
 
     let again = Server::start(dir.path(), &[]);
     assert!(
-        !again.log_text().contains(&secret),
+        !again.log_text().contains(&secret) && !again.log_text().contains(&devkey),
         "later starts never print secrets"
     );
+    let (status, body) = cc(again.port, &devkey, "GET", "/user/me", "");
+    assert_eq!(status, 200, "{body}");
     let (status, body) = signed(
         again.port,
         &id,
@@ -276,8 +309,53 @@ fn secrets_never_reach_the_database_or_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut env = boot_env();
     env.push(("TRUSTDESK_LOG", "debug"));
+    const DEVKEY: &str = "BinaryTestBootstrapDevKey0123456789abcdefghijk";
+    env.push(("TRUSTDESK_BOOTSTRAP_API_KEY", DEVKEY));
     let server = Server::start(dir.path(), &env);
-    let mut secrets = vec![ROOT_SECRET.to_owned()];
+    let mut secrets = vec![ROOT_SECRET.to_owned(), DEVKEY.to_owned()];
+    // CertCentral API keys: a user's key and a service user's key. Only
+    // the creating responses carry them.
+    let (status, body) = cc(
+        server.port,
+        DEVKEY,
+        "POST",
+        "/user",
+        r#"{"username":"hygiene","first_name":"H","last_name":"Y","email":"h@example.test","access_roles":[{"id":1}]}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let uid = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"].clone();
+    let (status, body) = cc(
+        server.port,
+        DEVKEY,
+        "POST",
+        &format!("/key/user/{uid}"),
+        r#"{"name":"ci"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let user_key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = cc(
+        server.port,
+        DEVKEY,
+        "POST",
+        "/user",
+        r#"{"is_api_only":true,"email":"svc@example.test","api_name":"svc"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let svc_key = serde_json::from_str::<serde_json::Value>(&body).unwrap()["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = cc(server.port, &user_key, "GET", "/user/me", "");
+    assert_eq!(status, 200);
+    let (status, _) = cc(server.port, &svc_key, "GET", "/user/me", "");
+    assert_eq!(status, 200);
+    let (_, key_list) = cc(server.port, DEVKEY, "GET", "/key", "");
+    let (_, user_list) = cc(server.port, DEVKEY, "GET", "/user/api-only", "");
+    secrets.push(user_key);
+    secrets.push(svc_key);
     for i in 0..3 {
         let user = format!("s{i}");
         assert_eq!(
@@ -397,6 +475,8 @@ fn secrets_never_reach_the_database_or_the_log() {
     let mut files = vec![
         log.into_bytes(),
         listed.into_bytes(),
+        key_list.into_bytes(),
+        user_list.into_bytes(),
         cert_list.into_bytes(),
         audit_text.into_bytes(),
     ];

@@ -3,6 +3,8 @@
 //! conformance suite, and a few tests that run the real binary.
 
 mod binary;
+mod certcentral;
+mod digicert_replay;
 mod rpc_auth;
 mod rpc_cas;
 mod rpc_ram;

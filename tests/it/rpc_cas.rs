@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 use time::Duration;
-use trustdesk_domain::{AuditOutcome, Principal, PrincipalKind};
+use trustdesk_domain::{AuditOutcome, Principal};
 use trustdesk_testkit::T0;
 use trustdesk_testkit::certs::{Alg, Ca, Pair, self_signed};
 
@@ -64,11 +64,7 @@ fn sha1_hex(der: &[u8]) -> String {
 }
 
 fn root_principal(h: &Harness) -> Principal {
-    Principal {
-        account: h.ts.account,
-        kind: PrincipalKind::Root,
-        access_key: trustdesk_domain::AccessKeyId(h.root().id),
-    }
+    Principal::root(h.ts.account, trustdesk_domain::AccessKeyId(h.root().id))
 }
 
 #[tokio::test]

@@ -27,6 +27,15 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    /// The top-level keys of a JSON object body, in wire order.
+    pub fn keys(&self) -> Vec<String> {
+        Ordered::parse(&self.body)
+            .keys()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// The vendor error code of a JSON error body.
     pub fn code(&self) -> String {
         self.json()["Code"].as_str().unwrap_or_default().to_owned()
@@ -43,6 +52,11 @@ impl Reply {
 impl Harness {
     pub async fn new() -> Self {
         Self::from(TestService::new().await)
+    }
+
+    /// With the CertCentral administrator (key `test-key`).
+    pub async fn certcentral() -> Self {
+        Self::from(TestService::new().await.with_certcentral_admin().await)
     }
 
     pub fn from(ts: TestService) -> Self {
@@ -175,6 +189,58 @@ impl Harness {
         .await
     }
 
+    /// A CertCentral request with `key` as `X-DC-DEVKEY` (none when
+    /// `None`); `path` is below `/services/v2`.
+    pub async fn cc_as(
+        &self,
+        key: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri(format!("/services/v2{path}"))
+            .header("host", "127.0.0.1:8080");
+        if let Some(k) = key {
+            b = b.header("X-DC-DEVKEY", k);
+        }
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        self.send(
+            b.body(body.map_or_else(Body::empty, |s| Body::from(s.to_owned())))
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// A CertCentral request as the bootstrap administrator.
+    pub async fn cc(&self, method: &str, path: &str, body: Option<&str>) -> Reply {
+        self.cc_as(Some(&self.ts.devkey), method, path, body).await
+    }
+
+    /// Adds a CertCentral user with `role` as the administrator; its id.
+    pub async fn cc_add_user(&self, username: &str, role: u32) -> u64 {
+        let body = serde_json::json!({
+            "username": username, "first_name": "First", "last_name": "Last",
+            "email": format!("{username}@example.test"), "access_roles": [{"id": role}],
+        });
+        let r = self.cc("POST", "/user", Some(&body.to_string())).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["id"].as_u64().unwrap()
+    }
+
+    /// Creates an API key for user `id` (restricted to `key_role`); the key.
+    pub async fn cc_key_for(&self, id: u64, key_role: u32) -> String {
+        let body = serde_json::json!({"name": "k", "restricted_to_role_id": key_role});
+        let r = self
+            .cc("POST", &format!("/key/user/{id}"), Some(&body.to_string()))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.json()["api_key"].as_str().unwrap().to_owned()
+    }
+
     /// Creates a user as root and returns its JSON `User`.
     pub async fn create_user(&self, name: &str) -> Value {
         let r = self.call("CreateUser", &[("UserName", name)]).await;
@@ -194,6 +260,14 @@ impl Harness {
     }
 }
 
+/// Asserts a CertCentral error reply: status and first code.
+#[track_caller]
+pub fn assert_cc_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.body);
+    assert_eq!(r.json()["errors"][0]["code"], code, "{}", r.body);
+    assert_eq!(r.content_type(), "application/json");
+}
+
 /// Asserts a JSON error reply.
 #[track_caller]
 pub fn assert_error(r: &Reply, status: u16, code: &str) {
@@ -211,4 +285,106 @@ pub fn assert_error(r: &Reply, status: u16, code: &str) {
         r.body
     );
     assert_eq!(r.content_type(), "application/json;charset=utf-8");
+}
+
+/// A JSON value that keeps object keys in document order (serde_json's
+/// `Value` sorts them), for checking the vendor's key order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ordered {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Ordered>),
+    Object(Vec<(String, Ordered)>),
+}
+
+impl Ordered {
+    pub fn parse(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+
+    /// The object's keys in order (empty for non-objects).
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            Ordered::Object(m) => m.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Ordered> {
+        match self {
+            Ordered::Object(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn at(&self, i: usize) -> Option<&Ordered> {
+        match self {
+            Ordered::Array(a) => a.get(i),
+            _ => None,
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Ordered::Null => "null",
+            Ordered::Bool(_) => "bool",
+            Ordered::Number(_) => "number",
+            Ordered::String(_) => "string",
+            Ordered::Array(_) => "array",
+            Ordered::Object(_) => "object",
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Number(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+                Ok(Ordered::String(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(Ordered::Array(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry()? {
+                    out.push((k, v));
+                }
+                Ok(Ordered::Object(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

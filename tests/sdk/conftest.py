@@ -31,6 +31,7 @@ from sdk_clients import KINDS
 
 ROOT_KEY_ID = "LTAI5tSdkSuiteRootKey001"
 ROOT_KEY_SECRET = "SdkSuiteRootSecret7Q2w9E4r6T8y"  # 30 alphanumerics
+DEVKEY = "SdkSuiteCertCentralAdminKey0123456789abcdefghij"  # the CertCentral administrator's X-DC-DEVKEY
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -61,6 +62,7 @@ class Server:
             "TRUSTDESK_DATA_DIR": os.path.join(self.tmp, "data"),
             "TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID": ROOT_KEY_ID,
             "TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET": ROOT_KEY_SECRET,
+            "TRUSTDESK_BOOTSTRAP_API_KEY": DEVKEY,
             "TRUSTDESK_LOG_FORMAT": "text",
             "NO_COLOR": "1",
         }
@@ -165,6 +167,28 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def endpoint(server) -> str:
     return server.endpoint
+
+
+@pytest.fixture(scope="session")
+def certcentral(endpoint):
+    """call(method, path, body=None, key=DEVKEY) -> (status, parsed JSON or None) on /services/v2."""
+    import json
+
+    def call(method: str, path: str, body=None, key: str = DEVKEY):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"http://{endpoint}/services/v2{path}", data=data, method=method)
+        req.add_header("X-DC-DEVKEY", key)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                raw = r.read()
+                return r.status, (json.loads(raw) if raw else None)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, (json.loads(raw) if raw else None)
+
+    return call
 
 
 @pytest.fixture(scope="session")

@@ -245,7 +245,9 @@ impl RpcError {
                 "Length",
                 format!("The parameter - \"{field}\" beyond the length limit."),
             ),
-            Problem::Format => (
+            // RAM parameters never name another object; a stray reference
+            // problem reads as a format problem.
+            Problem::Format | Problem::Unknown | Problem::NotOffered => (
                 "Format",
                 format!("The format of the parameter - \"{field}\" is incorrect."),
             ),
@@ -443,8 +445,9 @@ impl From<Error> for RpcError {
                 what: Entity::Certificate,
                 ..
             } => Self::bad("CertNotExist", "The certificate does not exist."),
+            // No RPC action names an account, a container or an API key.
             Error::NotFound {
-                what: Entity::Account,
+                what: Entity::Account | Entity::Container | Entity::ApiKey,
                 ..
             } => Self::internal(),
             Error::AlreadyExists {
@@ -481,6 +484,8 @@ impl From<Error> for RpcError {
                 "The user CAN NOT has any access key while deleting the user.",
             ),
             Error::DeleteConflict { .. } => Self::internal(),
+            // Only CertCentral's delete refuses the caller's own user.
+            Error::OwnUser => Self::internal(),
             Error::Rejected(r) => Self::import_rejected(&r),
             Error::Denied { .. } => Self::no_permission(None),
             Error::Storage(inner) => {

@@ -91,10 +91,13 @@ impl UserOut {
             UserShape::Listed => (true, false),
             UserShape::Full => (true, true),
         };
+        // A user added through CertCentral shows "<first> <last>" until
+        // RAM sets a DisplayName (domain `certcentral` module docs).
+        let display_name = u.ram_display_name();
         Self {
             user_id: u.id.to_string(),
             user_name: u.name.into_string(),
-            display_name: u.display_name.map(DisplayName::into_string),
+            display_name,
             mobile_phone: u.mobile_phone.map(MobilePhone::into_string),
             email: u.email.map(Email::into_string),
             comments: u.comments.map(Comments::into_string),
@@ -270,6 +273,7 @@ async fn update_user(
         mobile_phone: args.parse_patch("NewMobilePhone", MobilePhone::parse)?,
         email: args.parse_patch("NewEmail", Email::parse)?,
         comments: args.parse_patch("NewComments", Comments::parse)?,
+        profile: trustdesk_domain::ProfilePatch::default(),
     };
     let user = svc.update_user(auth, &name, patch).await?;
     reply.send(&UserResponse {
@@ -426,6 +430,7 @@ mod tests {
             created_at: datetime!(2015-01-23 12:33:18 UTC),
             updated_at: datetime!(2015-02-11 03:15:21 UTC),
             last_login_at: None,
+            profile: trustdesk_domain::Profile::for_ram_user(trustdesk_domain::ContainerId(1)),
         }
     }
 

@@ -42,7 +42,13 @@
 //!   Standard User in the account's root container, names taken from its
 //!   DisplayName (first) and UserName (last) until CertCentral edits them.
 
+use time::OffsetDateTime;
+
+use crate::ids::{AccountId, ContainerId, UserId};
 use crate::policy::{Decision, Effect, PolicyDocument, Statement, evaluate};
+use crate::user::User;
+
+pub use crate::ids::ApiKeyId;
 
 /// A CertCentral operation and the permission it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -289,6 +295,270 @@ impl KeyRole {
         }
         Some(allow(&ops))
     }
+}
+
+/// Whether a user signs in (`standard`) or exists only to own API keys
+/// (`api_only`, a "service user").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserKind {
+    Standard,
+    ApiOnly,
+}
+
+impl UserKind {
+    /// The wire spelling of `type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserKind::Standard => "standard",
+            UserKind::ApiOnly => "api_only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "standard" => Some(UserKind::Standard),
+            "api_only" => Some(UserKind::ApiOnly),
+            _ => None,
+        }
+    }
+}
+
+/// The CertCentral side of a user: what CertCentral shows and RAM does not.
+/// A user created through RAM gets [`Profile::for_ram_user`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// `None` for users created through RAM (see the module docs for what
+    /// CertCentral shows then).
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    pub telephone: Option<String>,
+    pub role: AccessRole,
+    /// The container the user belongs to.
+    pub container: ContainerId,
+    /// Non-empty: the user is restricted to these containers.
+    pub container_assignments: Vec<ContainerId>,
+    pub kind: UserKind,
+    pub saml_sso_only: bool,
+}
+
+impl Profile {
+    /// A RAM-created user: Standard User in the root container.
+    pub fn for_ram_user(root: ContainerId) -> Self {
+        Self {
+            first_name: None,
+            last_name: None,
+            job_title: None,
+            telephone: None,
+            role: AccessRole::StandardUser,
+            container: root,
+            container_assignments: Vec::new(),
+            kind: UserKind::Standard,
+            saml_sso_only: false,
+        }
+    }
+}
+
+/// A change to a user's CertCentral attributes (outer `None`: leave it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<Option<String>>,
+    pub telephone: Option<Option<String>>,
+    pub role: Option<AccessRole>,
+    pub container_assignments: Option<Vec<ContainerId>>,
+    pub saml_sso_only: Option<bool>,
+}
+
+impl ProfilePatch {
+    pub fn apply(&self, p: &mut Profile) {
+        if let Some(v) = &self.first_name {
+            p.first_name = Some(v.clone());
+        }
+        if let Some(v) = &self.last_name {
+            p.last_name = Some(v.clone());
+        }
+        if let Some(v) = &self.job_title {
+            p.job_title = v.clone();
+        }
+        if let Some(v) = &self.telephone {
+            p.telephone = v.clone();
+        }
+        if let Some(v) = self.role {
+            p.role = v;
+        }
+        if let Some(v) = &self.container_assignments {
+            p.container_assignments = v.clone();
+        }
+        if let Some(v) = self.saml_sso_only {
+            p.saml_sso_only = v;
+        }
+    }
+}
+
+/// A container (CertCentral "division"). Every account has one root
+/// (`parent` `None`, template 5) created with the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub id: ContainerId,
+    pub account: AccountId,
+    pub parent: Option<ContainerId>,
+    pub name: String,
+    pub description: Option<String>,
+    pub template_id: u32,
+    /// 32 lowercase hex characters.
+    pub public_id: String,
+    /// An opaque lowercase hex token the vendor shows beside `public_id`.
+    pub ekey: String,
+    pub active: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// Template of the root container, and of the containers below it.
+pub const ROOT_TEMPLATE: u32 = 5;
+pub const CHILD_TEMPLATE: u32 = 6;
+
+/// A container to create; the store assigns its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContainer {
+    pub account: AccountId,
+    /// `None` only for the account's root, made with the account.
+    pub parent: Option<ContainerId>,
+    pub name: String,
+    pub description: Option<String>,
+    pub template_id: u32,
+    pub public_id: String,
+    pub ekey: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// The containers `from` and everything below it, `from` first.
+pub fn subtree(all: &[Container], from: ContainerId) -> Vec<ContainerId> {
+    let mut out = vec![from];
+    let mut i = 0;
+    // Breadth-first over the parent links; a cycle cannot form (parents
+    // are fixed at creation), but `contains` keeps a corrupt one finite.
+    while i < out.len() {
+        let at = out[i];
+        for c in all {
+            if c.parent == Some(at) && !out.contains(&c.id) {
+                out.push(c.id);
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// An API key's state; changed only through `PUT /key/{id}/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKeyStatus {
+    Active,
+    Revoked,
+}
+
+impl ApiKeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKeyStatus::Active => "active",
+            ApiKeyStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(ApiKeyStatus::Active),
+            "revoked" => Some(ApiKeyStatus::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// An API key's metadata. The key itself is never stored: only its
+/// SHA-256, which is how a request's `X-DC-DEVKEY` finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub account: AccountId,
+    pub user: UserId,
+    pub name: String,
+    pub role: KeyRole,
+    pub status: ApiKeyStatus,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A key to create: its metadata and the hash of its secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub account: AccountId,
+    pub user: UserId,
+    pub name: String,
+    pub role: KeyRole,
+    pub created_at: OffsetDateTime,
+    pub hash: [u8; 32],
+}
+
+/// Which users a CertCentral list wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    pub kind: UserKind,
+    /// Only users in these containers; `None`: anywhere in the account.
+    pub containers: Option<Vec<ContainerId>>,
+    pub role: Option<AccessRole>,
+    pub search: Option<Search>,
+    /// Sort keys in order; empty means by id ascending.
+    pub sort: Vec<(UserSort, Direction)>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// `filters[search]`: matches username, first name, last name or e-mail,
+/// ignoring ASCII case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    Exact(String),
+    Contains(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    Id,
+    Username,
+    FirstName,
+    LastName,
+    Email,
+    Status,
+    LastLogin,
+}
+
+impl UserSort {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "id" => UserSort::Id,
+            "username" => UserSort::Username,
+            "first_name" => UserSort::FirstName,
+            "last_name" => UserSort::LastName,
+            "email" => UserSort::Email,
+            "status" => UserSort::Status,
+            "last_login_date" => UserSort::LastLogin,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// One page of a [`UserQuery`] and how many users match in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserListing {
+    pub users: Vec<User>,
+    pub total: u64,
 }
 
 /// Field rules of the CertCentral user endpoints (reference §6.2–§6.6),

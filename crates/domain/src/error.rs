@@ -12,6 +12,8 @@ pub enum Entity {
     User,
     AccessKey,
     Certificate,
+    Container,
+    ApiKey,
 }
 
 impl fmt::Display for Entity {
@@ -21,6 +23,8 @@ impl fmt::Display for Entity {
             Entity::User => "user",
             Entity::AccessKey => "access key",
             Entity::Certificate => "certificate",
+            Entity::Container => "container",
+            Entity::ApiKey => "API key",
         })
     }
 }
@@ -61,6 +65,9 @@ pub enum Error {
     /// A certificate upload failed the import checks.
     #[error(transparent)]
     Rejected(#[from] crate::certificate::ImportRejection),
+    /// A caller tried to delete the identity it is acting as.
+    #[error("cannot delete the calling user")]
+    OwnUser,
     /// The policy evaluator did not allow the call.
     #[error("not allowed to perform {permission}")]
     Denied { permission: String },

@@ -44,3 +44,31 @@ impl AccessKeyId {
         &self.0
     }
 }
+
+/// A CertCentral container (division): a JSON integer on the wire,
+/// assigned by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerId(pub u64);
+
+/// A CertCentral API key's id (not the secret): a JSON integer on the
+/// wire, assigned by the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiKeyId(pub u64);
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for ApiKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Largest id a JavaScript client reads without losing precision
+/// (2^53 - 1). New user and account ids stay at or below it, so that the
+/// CertCentral face, whose ids are JSON numbers, can show the same id RAM
+/// shows as a string.
+pub const MAX_JSON_SAFE_ID: u64 = 9_007_199_254_740_991;

@@ -21,17 +21,21 @@ pub mod validate;
 
 pub use access_key::{AccessKey, KeyOwner, KeyStatus, NewAccessKey, StoredAccessKey};
 pub use audit::{AuditEvent, AuditOutcome};
+pub use certcentral::{
+    AccessRole, ApiKey, ApiKeyStatus, Container, KeyRole, NewApiKey, NewContainer, Profile,
+    ProfilePatch, UserKind, UserListing, UserQuery,
+};
 pub use certificate::{
     Certificate, CertificateId, CertificateInfo, CertificatePage, ImportProblem, ImportRejection,
     NewCertificate, StoredCertificate,
 };
 pub use clock::{Clock, SystemClock};
 pub use error::{Entity, Error, OrNotFound, StoreError};
-pub use ids::{AccessKeyId, AccountId, UserId};
+pub use ids::{AccessKeyId, AccountId, ApiKeyId, ContainerId, UserId};
 pub use policy::{Authorized, Decision, Principal, PrincipalKind};
 pub use store::{
-    AccessKeyStore, Account, AccountStore, AuditStore, CertificateStore, NonceStore, Store,
-    UserCursor, UserPage, UserStore,
+    AccessKeyStore, Account, AccountStore, ApiKeyStore, AuditStore, CertificateStore,
+    ContainerStore, NonceStore, Store, UserCursor, UserPage, UserStore,
 };
 pub use user::{NewUser, User, UserPatch};
 pub use validate::{CertificateName, Comments, DisplayName, Email, MobilePhone, Problem, UserName};

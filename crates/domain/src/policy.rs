@@ -15,6 +15,8 @@
 //! Policy documents, conditions, groups and their storage arrive with the
 //! policy work; this module already decides every call.
 
+use std::sync::Arc;
+
 use crate::ids::{AccessKeyId, AccountId, UserId};
 use crate::validate::UserName;
 
@@ -23,8 +25,29 @@ use crate::validate::UserName;
 pub struct Principal {
     pub account: AccountId,
     pub kind: PrincipalKind,
-    /// The key that signed the request.
+    /// The credential that authenticated the request: an AccessKeyId, or
+    /// `ApiKey/<id>` for a CertCentral API key.
     pub access_key: AccessKeyId,
+    /// The identity policies in force, as loaded with the credential: a
+    /// user's CertCentral access role as a system policy (the RAM policy
+    /// work adds attached policies here).
+    pub policies: Arc<[PolicyDocument]>,
+    /// A narrowing the credential carries (an API key restricted to a
+    /// role): a call must be allowed by it as well.
+    pub scope: Option<Arc<PolicyDocument>>,
+}
+
+impl Principal {
+    /// The account's root identity signing with `key`.
+    pub fn root(account: AccountId, key: AccessKeyId) -> Self {
+        Self {
+            account,
+            kind: PrincipalKind::Root,
+            access_key: key,
+            policies: Arc::from([]),
+            scope: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,17 +183,21 @@ impl Authorized {
     }
 }
 
-/// Decides whether `principal` may perform `permission` on `resource`,
-/// given the identity policies that apply to it.
-pub fn authorize<'a>(
+/// Decides whether `principal` may perform `permission` on `resource`:
+/// its identity policies must allow it (the root identity needs none) and
+/// its credential's scope, if any, must too.
+pub fn authorize(
     principal: &Principal,
     permission: &'static str,
     resource: &str,
-    policies: impl IntoIterator<Item = &'a PolicyDocument>,
 ) -> Result<Authorized, crate::Error> {
-    let decision = match principal.kind {
+    let by_identity = match principal.kind {
         PrincipalKind::Root => Decision::Allow,
-        PrincipalKind::User { .. } => evaluate(policies, permission, resource),
+        PrincipalKind::User { .. } => evaluate(principal.policies.iter(), permission, resource),
+    };
+    let decision = match (&principal.scope, by_identity) {
+        (Some(scope), Decision::Allow) => evaluate([scope.as_ref()], permission, resource),
+        (_, d) => d,
     };
     match decision {
         Decision::Allow => Ok(Authorized {
@@ -204,6 +231,8 @@ mod tests {
                 name: UserName::parse("bob").unwrap(),
             },
             access_key: AccessKeyId("LTAIbob".into()),
+            policies: Arc::from([]),
+            scope: None,
         }
     }
 
@@ -237,7 +266,7 @@ mod tests {
             evaluate([], "ram:GetUser", "acs:ram:*:1:user/a"),
             Decision::ImplicitDeny
         );
-        assert!(authorize(&user(), "ram:GetUser", "acs:ram:*:1:user/a", []).is_err());
+        assert!(authorize(&user(), "ram:GetUser", "acs:ram:*:1:user/a").is_err());
     }
 
     #[test]
@@ -310,9 +339,27 @@ mod tests {
             kind: PrincipalKind::Root,
             ..user()
         };
-        let token = authorize(&root, "ram:CreateUser", "acs:ram:*:1:user/*", []).unwrap();
+        let token = authorize(&root, "ram:CreateUser", "acs:ram:*:1:user/*").unwrap();
         assert!(token.require("ram:CreateUser").is_ok());
         assert!(token.require("ram:DeleteUser").is_err());
+    }
+
+    #[test]
+    fn a_scope_narrows_but_never_widens() {
+        let allow = |actions: &[&str]| PolicyDocument {
+            statements: vec![stmt(Effect::Allow, actions, &["*"])],
+        };
+        let mut p = user();
+        p.policies = Arc::from([allow(&["cc:*"])]);
+        assert!(authorize(&p, "cc:AddUser", "*").is_ok());
+        p.scope = Some(Arc::new(allow(&["cc:List*"])));
+        assert!(authorize(&p, "cc:AddUser", "*").is_err(), "scope narrows");
+        assert!(authorize(&p, "cc:ListUsers", "*").is_ok());
+        p.policies = Arc::from([]);
+        assert!(
+            authorize(&p, "cc:ListUsers", "*").is_err(),
+            "scope never widens"
+        );
     }
 }
 

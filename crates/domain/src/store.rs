@@ -16,9 +16,12 @@ use time::OffsetDateTime;
 
 use crate::access_key::{AccessKey, KeyOwner, KeyStatus, NewAccessKey, StoredAccessKey};
 use crate::audit::AuditEvent;
+use crate::certcentral::{
+    ApiKey, ApiKeyStatus, Container, KeyRole, NewApiKey, NewContainer, UserListing, UserQuery,
+};
 use crate::certificate::{CertificateId, CertificatePage, NewCertificate, StoredCertificate};
 use crate::error::StoreError;
-use crate::ids::{AccessKeyId, AccountId, UserId};
+use crate::ids::{AccessKeyId, AccountId, ApiKeyId, ContainerId, UserId};
 use crate::user::{User, UserPatch};
 use crate::validate::UserName;
 
@@ -45,10 +48,12 @@ pub struct UserPage {
 pub trait AccountStore: Send + Sync {
     /// The account created at bootstrap, if any.
     async fn root_account(&self) -> Result<Option<Account>, StoreError>;
-    /// Creates the account and its first (root) access key in one transaction.
+    /// Creates the account, its root container and its first (root)
+    /// access key in one transaction.
     async fn create_account(
         &self,
         account: &Account,
+        root_container: &NewContainer,
         root_key: &NewAccessKey,
     ) -> Result<(), StoreError>;
 }
@@ -56,7 +61,9 @@ pub trait AccountStore: Send + Sync {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Inserts a fully formed user. `AlreadyExists(User)` if the name is
-    /// taken, `LimitExceeded(User)` if the account already has `max_users`.
+    /// taken, `LimitExceeded(User)` if the account already has `max_users`,
+    /// `NotFound(Container)` if its container does not exist (the service
+    /// checks beforehand that the container is the account's).
     async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError>;
     async fn user_by_name(
         &self,
@@ -83,6 +90,87 @@ pub trait UserStore: Send + Sync {
         after: Option<UserCursor>,
         limit: u32,
     ) -> Result<UserPage, StoreError>;
+    /// Inserts a user and an API key it owns, in one transaction (service
+    /// users, the bootstrap administrator). Refusals as [`create_user`].
+    ///
+    /// [`create_user`]: UserStore::create_user
+    async fn create_user_with_api_key(
+        &self,
+        user: &User,
+        max_users: u32,
+        key: &NewApiKey,
+    ) -> Result<ApiKeyId, StoreError>;
+    /// A CertCentral list: filtered, sorted, one offset page, and the exact
+    /// number of matches. The search ignores ASCII case; names compare as
+    /// shown (a RAM-created user's first name is its DisplayName or user
+    /// name, its last name the user name); ties sort by id.
+    async fn query_users(
+        &self,
+        account: AccountId,
+        query: &UserQuery,
+    ) -> Result<UserListing, StoreError>;
+    /// Deletes the user with every access key and API key it owns, in one
+    /// transaction (CertCentral's delete, which revokes the user's keys).
+    /// `NotFound(User)`.
+    async fn purge_user(&self, account: AccountId, id: UserId) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ContainerStore: Send + Sync {
+    /// The account's containers, in id order (an account holds a handful;
+    /// callers work out the tree from the parent links).
+    async fn containers(&self, account: AccountId) -> Result<Vec<Container>, StoreError>;
+    /// Creates a container below `parent` and returns its id (ids grow,
+    /// never reused). `NotFound(Container)` if the parent is not the
+    /// account's.
+    async fn create_container(&self, container: &NewContainer) -> Result<ContainerId, StoreError>;
+    /// Renames a container. `NotFound(Container)`.
+    async fn update_container(
+        &self,
+        account: AccountId,
+        id: ContainerId,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Inserts a key and returns its id (ids grow, never reused).
+    /// `NotFound(User)` if the owner is not the account's user.
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyId, StoreError>;
+    /// The key whose secret hashes to `hash`, in any account (that is how
+    /// requests arrive), with any status.
+    async fn api_key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<ApiKey>, StoreError>;
+    async fn api_key(&self, account: AccountId, id: ApiKeyId)
+    -> Result<Option<ApiKey>, StoreError>;
+    /// The account's keys (only `user`'s when given), in id order.
+    async fn list_api_keys(
+        &self,
+        account: AccountId,
+        user: Option<UserId>,
+    ) -> Result<Vec<ApiKey>, StoreError>;
+    /// `NotFound(ApiKey)`.
+    async fn update_api_key(
+        &self,
+        account: AccountId,
+        id: ApiKeyId,
+        name: &str,
+        role: KeyRole,
+    ) -> Result<(), StoreError>;
+    /// `NotFound(ApiKey)`.
+    async fn set_api_key_status(
+        &self,
+        account: AccountId,
+        id: ApiKeyId,
+        status: ApiKeyStatus,
+    ) -> Result<(), StoreError>;
+    /// Records when keys were last used (batched, best effort, never
+    /// moving a timestamp backwards).
+    async fn record_api_key_usage(
+        &self,
+        usage: &[(ApiKeyId, OffsetDateTime)],
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -192,7 +280,14 @@ pub trait AuditStore: Send + Sync {
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
-    AccountStore + UserStore + AccessKeyStore + NonceStore + CertificateStore + AuditStore
+    AccountStore
+    + UserStore
+    + AccessKeyStore
+    + NonceStore
+    + CertificateStore
+    + AuditStore
+    + ContainerStore
+    + ApiKeyStore
 {
     /// Cheap round trip proving the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -3,6 +3,7 @@
 
 use time::OffsetDateTime;
 
+use crate::certcentral::{Profile, ProfilePatch};
 use crate::ids::{AccountId, UserId};
 use crate::validate::{Comments, DisplayName, Email, MobilePhone, UserName};
 
@@ -19,6 +20,41 @@ pub struct User {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub last_login_at: Option<OffsetDateTime>,
+    /// The CertCentral attributes of the same identity.
+    pub profile: Profile,
+}
+
+impl User {
+    /// RAM's `DisplayName`: as set through RAM, else `"<first> <last>"`
+    /// from CertCentral, else absent.
+    pub fn ram_display_name(&self) -> Option<String> {
+        if let Some(d) = &self.display_name {
+            return Some(d.as_str().to_owned());
+        }
+        match (&self.profile.first_name, &self.profile.last_name) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// CertCentral's `first_name`: as set there, else RAM's DisplayName,
+    /// else the user name (a RAM-created user).
+    pub fn first_name(&self) -> &str {
+        self.profile
+            .first_name
+            .as_deref()
+            .or(self.display_name.as_ref().map(|d| d.as_str()))
+            .unwrap_or(self.name.as_str())
+    }
+
+    /// CertCentral's `last_name`: as set there, else the user name.
+    pub fn last_name(&self) -> &str {
+        self.profile
+            .last_name
+            .as_deref()
+            .unwrap_or(self.name.as_str())
+    }
 }
 
 /// What a caller supplies to create a user.
@@ -40,6 +76,8 @@ pub struct UserPatch {
     pub mobile_phone: Option<Option<MobilePhone>>,
     pub email: Option<Option<Email>>,
     pub comments: Option<Option<Comments>>,
+    /// CertCentral attributes.
+    pub profile: ProfilePatch,
 }
 
 impl UserPatch {
@@ -65,6 +103,7 @@ impl UserPatch {
         if let Some(c) = &self.comments {
             out.comments = c.clone();
         }
+        self.profile.apply(&mut out.profile);
         out.updated_at = now;
         out
     }

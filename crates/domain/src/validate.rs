@@ -25,6 +25,10 @@ pub enum Problem {
     InvalidChars,
     /// Does not have the required shape (phone, e-mail).
     Format,
+    /// Names something that does not exist or the caller cannot see.
+    Unknown,
+    /// A role the container's template does not offer.
+    NotOffered,
 }
 
 impl fmt::Display for Problem {
@@ -33,6 +37,8 @@ impl fmt::Display for Problem {
             Problem::Length => "length",
             Problem::InvalidChars => "invalid characters",
             Problem::Format => "format",
+            Problem::Unknown => "unknown reference",
+            Problem::NotOffered => "not offered here",
         })
     }
 }

@@ -311,12 +311,67 @@ pub fn random_16_digits() -> Result<u64, SecretError> {
     }
 }
 
+/// A new CertCentral API key: 47 alphanumerics (the length of the
+/// vendor's documented examples), about 280 bits of entropy.
+pub fn generate_api_key() -> Result<AccessKeySecret, SecretError> {
+    Ok(AccessKeySecret::new(random_alnum(47)?))
+}
+
+/// What is stored of an API key: its SHA-256. A plain hash suffices (no
+/// salt, no slow KDF) because generated keys carry ~280 random bits, so
+/// the hash cannot be inverted by guessing; it also makes the lookup of a
+/// request's key a single indexed read.
+pub fn api_key_hash(key: &str) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// A uniformly random 16-digit number no larger than 2^53 - 1, so that
+/// clients reading it as a JSON number (JavaScript) keep every digit.
+pub fn random_16_digits_json_safe() -> Result<u64, SecretError> {
+    const LOW: u64 = 1_000_000_000_000_000;
+    const SPAN: u64 = 9_007_199_254_740_991 - LOW + 1;
+    const LIMIT: u64 = u64::MAX - (u64::MAX % SPAN);
+    loop {
+        let mut b = [0u8; 8];
+        random_fill(&mut b)?;
+        let v = u64::from_le_bytes(b);
+        if v < LIMIT {
+            return Ok(LOW + v % SPAN);
+        }
+    }
+}
+
+/// `n` random bytes as lowercase hex (container `public_id`, `ekey`,
+/// service-user names).
+pub fn random_hex(n: usize) -> Result<String, SecretError> {
+    let mut b = vec![0u8; n];
+    random_fill(&mut b)?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn key() -> MasterKey {
         MasterKey::from_bytes(&[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn api_keys_and_json_safe_ids() {
+        let k = generate_api_key().unwrap();
+        assert_eq!(k.expose().len(), 47);
+        assert!(k.expose().bytes().all(|b| b.is_ascii_alphanumeric()));
+        // SHA-256("abc"), FIPS 180-2 example.
+        assert_eq!(api_key_hash("abc")[..4], [0xba, 0x78, 0x16, 0xbf],);
+        for _ in 0..1000 {
+            let id = random_16_digits_json_safe().unwrap();
+            assert!((1_000_000_000_000_000..=9_007_199_254_740_991).contains(&id));
+        }
+        assert_eq!(random_hex(16).unwrap().len(), 32);
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub fn router(service: Service, limits: &HttpLimits) -> Router {
     with_layers(
         Router::new()
             .merge(health)
-            .merge(trustdesk_api_aliyun::router(service)),
+            .merge(trustdesk_api_aliyun::router(service.clone()))
+            .nest("/services/v2", trustdesk_api_digicert::router(service)),
         limits,
     )
 }
@@ -103,16 +104,22 @@ async fn request_context(mut request: Request, next: Next) -> Response {
         path = %request.uri().path(),
     );
     let host = trustdesk_api_aliyun::verify::host(&request);
+    let certcentral = request.uri().path().starts_with("/services/v2");
     async move {
         let started = std::time::Instant::now();
         let mut response = next.run(request).await;
         if response.extensions().get::<Panicked>().is_some() {
-            // The documented InternalError, with the id the log line has.
-            response = trustdesk_api_aliyun::error::RpcError::internal().into_response(
-                &id,
-                &host,
-                trustdesk_api_aliyun::encode::Format::Json,
-            );
+            // The face's own internal-error envelope; for RPC with the
+            // id the log line has.
+            response = if certcentral {
+                trustdesk_api_digicert::error::ApiError::internal().into_response()
+            } else {
+                trustdesk_api_aliyun::error::RpcError::internal().into_response(
+                    &id,
+                    &host,
+                    trustdesk_api_aliyun::encode::Format::Json,
+                )
+            };
         }
         let status = response.status();
         if let Ok(v) = HeaderValue::from_str(id.as_str()) {

@@ -53,6 +53,13 @@ pub struct Config {
     /// create on first start instead of generating one.
     pub bootstrap_access_key_id: Option<String>,
     pub bootstrap_access_key_secret: Option<Redacted>,
+    /// `TRUSTDESK_BOOTSTRAP_API_KEY`: the CertCentral API key of the first
+    /// administrator, created on first start instead of generating one.
+    pub bootstrap_api_key: Option<Redacted>,
+    /// `TRUSTDESK_BOOTSTRAP_ADMIN_USERNAME` / `_EMAIL`: that
+    /// administrator's username and e-mail.
+    pub bootstrap_admin_username: String,
+    pub bootstrap_admin_email: String,
     /// `TRUSTDESK_MAX_USERS_PER_ACCOUNT`: RAM user limit (vendor: 1000).
     pub max_users_per_account: u32,
     /// `TRUSTDESK_REQUEST_TIMEOUT_SECS`: a request still running after this
@@ -78,6 +85,9 @@ impl Default for Config {
             master_key_file: None,
             bootstrap_access_key_id: None,
             bootstrap_access_key_secret: None,
+            bootstrap_api_key: None,
+            bootstrap_admin_username: "admin".to_owned(),
+            bootstrap_admin_email: "admin@trustdesk.invalid".to_owned(),
             max_users_per_account: 1000,
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,

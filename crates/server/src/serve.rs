@@ -97,14 +97,18 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
         ..Limits::default()
     };
     let service = Service::new(store, master, Arc::new(SystemClock), limits);
-    match service.bootstrap(bootstrap_key(config)?).await? {
-        Bootstrap::Existing { account } => tracing::info!(account = %account, "database opened"),
+    let account = match service.bootstrap(bootstrap_key(config)?).await? {
+        Bootstrap::Existing { account } => {
+            tracing::info!(account = %account, "database opened");
+            account
+        }
         Bootstrap::Created {
             account,
             key_id,
             generated_secret: None,
         } => {
             tracing::info!(account = %account, access_key_id = %key_id, "root account created with the bootstrap access key");
+            account
         }
         Bootstrap::Created {
             account,
@@ -126,9 +130,74 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
                 path.display()
             );
             tracing::info!(account = %account, access_key_id = %key_id, "root account created");
+            account
+        }
+    };
+    bootstrap_administrator(config, &service, account).await?;
+    Ok(service)
+}
+
+/// Creates the account's first CertCentral administrator and its API key
+/// unless the account has an Administrator. A generated key is shown once
+/// and added to the root credentials file.
+async fn bootstrap_administrator(
+    config: &Config,
+    service: &Service,
+    account: trustdesk_domain::AccountId,
+) -> anyhow::Result<()> {
+    use trustdesk_domain::certcentral::fields;
+    let username = &config.bootstrap_admin_username;
+    let email = &config.bootstrap_admin_email;
+    if fields::username(username).is_err() {
+        bail!(
+            "TRUSTDESK_BOOTSTRAP_ADMIN_USERNAME must be 1-255 characters of a-z A-Z 0-9 @ - _ + ."
+        );
+    }
+    if fields::email(email).is_err() {
+        bail!("TRUSTDESK_BOOTSTRAP_ADMIN_EMAIL must be a valid e-mail address");
+    }
+    let key = match &config.bootstrap_api_key {
+        None => None,
+        Some(k) if k.0.trim().is_empty() || k.0.trim() != k.0 || k.0.len() > 255 => {
+            bail!(
+                "TRUSTDESK_BOOTSTRAP_API_KEY must be 1-255 characters without surrounding whitespace"
+            )
+        }
+        Some(k) => Some(AccessKeySecret::new(k.0.clone())),
+    };
+    let created = service
+        .bootstrap_administrator(
+            account,
+            &trustdesk_domain::UserName::from_trusted(username.clone()),
+            &trustdesk_domain::Email::from_trusted(email.clone()),
+            key,
+        )
+        .await
+        .with_context(|| format!("creating the CertCentral administrator `{username}`"))?;
+    match created {
+        None => {}
+        Some((user, None)) => {
+            tracing::info!(user = %user, username = %username, "CertCentral administrator created with the bootstrap API key")
+        }
+        Some((user, Some(secret))) => {
+            let path = config.data_dir.join(ROOT_CREDENTIALS_FILE);
+            let mut doc = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .filter(serde_json::Value::is_object)
+                .unwrap_or_else(|| serde_json::json!({ "account_id": account.to_string() }));
+            doc["certcentral_username"] = username.clone().into();
+            doc["certcentral_api_key"] = secret.expose().into();
+            setup::replace_private(&path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+            eprintln!(
+                "\n=== trustdesk: CertCentral administrator created ===\n  username:    {username}\n  X-DC-DEVKEY: {}\n  (also written to {} with mode 0600; this is shown only once)\n",
+                secret.expose(),
+                path.display()
+            );
+            tracing::info!(user = %user, username = %username, "CertCentral administrator created");
         }
     }
-    Ok(service)
+    Ok(())
 }
 
 /// `trustdesk serve`.

@@ -46,6 +46,17 @@ pub fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Replaces `path` with a new owner-only file holding `contents`: written
+/// beside it, synced, then renamed over it, so a crash leaves either the
+/// old or the new file, never half of one.
+pub fn replace_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let _ = fs::remove_file(&tmp);
+    write_private(&tmp, contents)?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
 /// Where the master key came from, for the start-up log.
 #[derive(Debug)]
 pub enum KeySource {

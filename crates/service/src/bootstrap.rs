@@ -1,16 +1,19 @@
 //! First start of an empty database: the root account and its first key.
 //!
-//! The account id is a random 16-digit number (vendor UIDs look like this).
+//! The account id is a random 16-digit number (vendor UIDs look like this),
+//! at most 2^53 - 1 so that CertCentral's JSON numbers carry it intact. The
+//! account's root container (CertCentral) is created with it.
 //! The root key is either supplied by the operator (automation, tests) or
 //! generated; a generated secret is handed back exactly once so the binary
 //! can show it and write it to a 0600 file. Later starts find the account
 //! and create nothing, so they never have a secret to show.
 
+use trustdesk_domain::certcentral::ROOT_TEMPLATE;
 use trustdesk_domain::{AccessKey, AccessKeyId, Error};
-use trustdesk_domain::{Account, AccountId, KeyOwner, KeyStatus, StoredAccessKey};
+use trustdesk_domain::{Account, AccountId, KeyOwner, KeyStatus, NewContainer, StoredAccessKey};
 use trustdesk_secrets::{
-    AccessKeySecret, generate_access_key_id, generate_access_key_secret, random_16_digits,
-    seal_access_key_secret,
+    AccessKeySecret, generate_access_key_id, generate_access_key_secret,
+    random_16_digits_json_safe, random_hex, seal_access_key_secret,
 };
 
 use crate::Service;
@@ -65,7 +68,17 @@ impl Service {
         }
         let now = self.inner.clock.now();
         let account = Account {
-            id: AccountId(random_16_digits().map_err(internal)?),
+            id: AccountId(random_16_digits_json_safe().map_err(internal)?),
+            created_at: now,
+        };
+        let root_container = NewContainer {
+            account: account.id,
+            parent: None,
+            name: "Root".to_owned(),
+            description: None,
+            template_id: ROOT_TEMPLATE,
+            public_id: random_hex(16).map_err(internal)?,
+            ekey: random_hex(16).map_err(internal)?,
             created_at: now,
         };
         let (key_id, secret, generated) = match provided {
@@ -89,7 +102,9 @@ impl Service {
             },
             sealed_secret,
         };
-        store.create_account(&account, &key).await?;
+        store
+            .create_account(&account, &root_container, &key)
+            .await?;
         Ok(Bootstrap::Created {
             account: account.id,
             key_id,

@@ -38,6 +38,13 @@ pub(crate) struct KeyCache {
 }
 
 impl KeyCache {
+    pub(crate) fn forget_all(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     pub(crate) fn forget(&self, id: &AccessKeyId) {
         self.entries
             .write()
@@ -68,18 +75,25 @@ impl Service {
             return Ok(None);
         };
         let key = &stored.key;
-        let kind = match key.owner {
-            KeyOwner::Root => PrincipalKind::Root,
+        let (kind, policies): (_, Arc<[_]>) = match key.owner {
+            KeyOwner::Root => (PrincipalKind::Root, Arc::from([])),
             KeyOwner::User(user_id) => {
                 let user = inner
                     .store
                     .user_by_id(key.account, user_id)
                     .await?
                     .or_not_found(Entity::User, user_id)?;
-                PrincipalKind::User {
-                    id: user.id,
-                    name: user.name,
-                }
+                // The user's CertCentral role is a system policy of
+                // `certcentral:` permissions: it grants nothing on RAM or
+                // CAS, but is the same mechanism attached RAM policies use.
+                let policies = Arc::from([user.profile.role.policy()]);
+                (
+                    PrincipalKind::User {
+                        id: user.id,
+                        name: user.name,
+                    },
+                    policies,
+                )
             }
         };
         let secret = open_access_key_secret(&inner.master, id.as_str(), &stored.sealed_secret).map_err(|e| {
@@ -91,6 +105,8 @@ impl Service {
                 account: key.account,
                 kind,
                 access_key: id.clone(),
+                policies,
+                scope: None,
             },
             status: key.status,
             secret,

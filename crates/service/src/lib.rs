@@ -8,6 +8,7 @@
 //! another permission, so a face cannot run a use case it did not authorize.
 
 mod bootstrap;
+mod certcentral;
 mod certificates;
 mod credentials;
 mod ram;
@@ -20,6 +21,7 @@ use trustdesk_domain::{Clock, Store};
 use trustdesk_secrets::MasterKey;
 
 pub use bootstrap::{Bootstrap, BootstrapKey};
+pub use certcentral::{ApiCaller, NewCcUser, NewServiceUser, resource as certcentral_resource};
 pub use certificates::{AUDITED, CertificateDetail, key_algorithm};
 pub use credentials::Credential;
 pub use trustdesk_domain as domain;
@@ -105,6 +107,11 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limits: Limits,
     keys: credentials::KeyCache,
+    cc: certcentral::CcCache,
+    /// API key uses not yet written (flushed with the access keys').
+    api_key_usage: std::sync::Mutex<
+        std::collections::HashMap<trustdesk_domain::ApiKeyId, time::OffsetDateTime>,
+    >,
 }
 
 impl Service {
@@ -121,6 +128,8 @@ impl Service {
                 clock,
                 limits,
                 keys: credentials::KeyCache::default(),
+                cc: certcentral::CcCache::default(),
+                api_key_usage: std::sync::Mutex::default(),
             }),
         }
     }
@@ -148,6 +157,7 @@ impl Service {
             loop {
                 tick.tick().await;
                 svc.flush_key_usage().await;
+                svc.flush_api_key_usage().await;
                 rounds += 1;
                 if rounds.is_multiple_of(12) {
                     let now = svc.inner.clock.now();
@@ -164,6 +174,7 @@ impl Service {
     /// Final chores before the process exits: flush pending key usage.
     pub async fn shutdown(&self) {
         self.flush_key_usage().await;
+        self.flush_api_key_usage().await;
     }
 }
 

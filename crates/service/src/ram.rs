@@ -3,12 +3,12 @@
 use trustdesk_domain::policy::{self, resource};
 use trustdesk_domain::{
     AccessKey, AccessKeyId, Authorized, Entity, Error, KeyOwner, KeyStatus, NewUser, OrNotFound,
-    Principal, PrincipalKind, StoredAccessKey, User, UserCursor, UserId, UserName, UserPage,
-    UserPatch,
+    Principal, PrincipalKind, Profile, StoredAccessKey, User, UserCursor, UserId, UserName,
+    UserPage, UserPatch,
 };
 use trustdesk_secrets::{
-    AccessKeySecret, generate_access_key_id, generate_access_key_secret, random_16_digits,
-    seal_access_key_secret,
+    AccessKeySecret, generate_access_key_id, generate_access_key_secret,
+    random_16_digits_json_safe, seal_access_key_secret,
 };
 
 use crate::Service;
@@ -29,9 +29,11 @@ impl Service {
     /// Asks the policy evaluator whether `principal` may perform
     /// `permission` on `resource`.
     ///
-    /// Identity policies cannot be attached yet, so a RAM user holds none
-    /// and is denied everything, while the root identity is allowed
-    /// everything: exactly the vendor's behaviour for a user without
+    /// The principal carries its identity policies (today a user's
+    /// CertCentral role, which grants only `certcentral:` permissions; RAM
+    /// policies cannot be attached yet, so a RAM user is denied every RAM
+    /// and CAS action) and its credential's scope; the root identity is
+    /// allowed everything: the vendor's behaviour for a user without
     /// policies.
     ///
     /// Refusals of the permissions in [`crate::AUDITED`] are written to the
@@ -43,8 +45,7 @@ impl Service {
         resource: &str,
         request: &crate::RequestId,
     ) -> Result<Authorized, Error> {
-        let policies: [&policy::PolicyDocument; 0] = [];
-        let decision = policy::authorize(principal, permission, resource, policies);
+        let decision = policy::authorize(principal, permission, resource);
         if decision.is_err() {
             self.audit_denial(principal, permission, resource, request)
                 .await;
@@ -60,8 +61,9 @@ impl Service {
     pub async fn create_user(&self, auth: Authorized, new: NewUser) -> Result<User, Error> {
         auth.require("ram:CreateUser")?;
         let now = self.inner.clock.now();
+        let root = self.root_container(auth.principal().account).await?;
         let user = User {
-            id: UserId(random_16_digits().map_err(internal)?),
+            id: UserId(random_16_digits_json_safe().map_err(internal)?),
             account: auth.principal().account,
             name: new.name,
             display_name: new.display_name,
@@ -71,6 +73,7 @@ impl Service {
             created_at: now,
             updated_at: now,
             last_login_at: None,
+            profile: Profile::for_ram_user(root.id),
         };
         self.inner
             .store
@@ -102,24 +105,29 @@ impl Service {
             .inner
             .store
             .update_user(account, name, &patch, now)
-            .await
-            .map_err(|e| {
-                let id = match (&e, &patch.name) {
-                    (trustdesk_domain::StoreError::AlreadyExists(_), Some(new)) => new.to_string(),
-                    _ => name.to_string(),
-                };
-                Error::from_store(e, id)
-            })?;
+            .await;
+        // A cached CertCentral caller carries the user's name.
+        self.inner.cc_forget_callers();
+        let user = user.map_err(|e| {
+            let id = match (&e, &patch.name) {
+                (trustdesk_domain::StoreError::AlreadyExists(_), Some(new)) => new.to_string(),
+                _ => name.to_string(),
+            };
+            Error::from_store(e, id)
+        })?;
         Ok(user)
     }
 
     pub async fn delete_user(&self, auth: Authorized, name: &UserName) -> Result<(), Error> {
         auth.require("ram:DeleteUser")?;
-        self.inner
+        let result = self
+            .inner
             .store
             .delete_user(auth.principal().account, name)
-            .await
-            .map_err(|e| Error::from_store(e, name))
+            .await;
+        // The user's API keys went with it.
+        self.inner.cc_forget_callers();
+        result.map_err(|e| Error::from_store(e, name))
     }
 
     pub async fn list_users(

@@ -72,7 +72,7 @@ impl UserCache {
 mod tests {
     use super::*;
     use time::macros::datetime;
-    use trustdesk_domain::{AccountId, UserId, UserName};
+    use trustdesk_domain::{AccountId, ContainerId, Profile, UserId, UserName};
 
     fn user(name: &str) -> User {
         User {
@@ -86,6 +86,7 @@ mod tests {
             created_at: datetime!(2026-01-01 0:00 UTC),
             updated_at: datetime!(2026-01-01 0:00 UTC),
             last_login_at: None,
+            profile: Profile::for_ram_user(ContainerId(1)),
         }
     }
 

@@ -487,6 +487,7 @@ mod tests {
                         id: ACCT,
                         created_at: T,
                     },
+                    &crate::tests::root_container(ACCT),
                     &root,
                 )
                 .await

@@ -26,10 +26,14 @@
 //! errors are classified by kind only ([`classify`]), and each statement is
 //! shaped so that only one unique constraint can fire in it.
 //!
+//! CertCentral's containers, API keys and filtered user list live in
+//! [`certcentral`]; a user is one row of `users` whichever face made it.
+//!
 //! SQL is checked at compile time with sqlx's macros against the schema in
 //! `migrations/`; the offline data lives in `.sqlx/` (see README.md).
 
 mod cache;
+mod certcentral;
 mod certificates;
 mod writer;
 
@@ -39,6 +43,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
+use serde::Deserialize;
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -50,8 +55,10 @@ use trustdesk_domain::store::{
     AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore,
 };
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, AccountId, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus,
-    MobilePhone, NewAccessKey, StoreError, StoredAccessKey, User, UserId, UserName, UserPatch,
+    AccessKey, AccessKeyId, AccessRole, AccountId, ApiKeyId, Comments, ContainerId, DisplayName,
+    Email, Entity, KeyOwner, KeyStatus, MobilePhone, NewAccessKey, NewApiKey, NewContainer,
+    Profile, StoreError, StoredAccessKey, User, UserId, UserKind, UserListing, UserName, UserPatch,
+    UserQuery,
 };
 
 use crate::writer::{Job, NonceJob, Outcome, Work, Writes};
@@ -259,6 +266,9 @@ fn owner_id(owner: KeyOwner) -> Option<i64> {
     }
 }
 
+/// A user's columns, in the order every user query selects them (a row of
+/// `query_as!`, or a JSON array in listings: see [`USER_COLUMNS`]).
+#[derive(Deserialize)]
 struct UserRow {
     account_id: i64,
     user_id: i64,
@@ -270,23 +280,67 @@ struct UserRow {
     created_at: i64,
     updated_at: i64,
     last_login_at: Option<i64>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    job_title: Option<String>,
+    telephone: Option<String>,
+    access_role: i64,
+    container_id: Option<i64>,
+    container_assignments: String,
+    user_type: String,
+    saml_sso_only: i64,
 }
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        User {
-            id: UserId(r.user_id as u64),
-            account: AccountId(r.account_id as u64),
-            name: UserName::from_trusted(r.user_name),
-            display_name: r.display_name.map(DisplayName::from_trusted),
-            mobile_phone: r.mobile_phone.map(MobilePhone::from_trusted),
-            email: r.email.map(Email::from_trusted),
-            comments: r.comments.map(Comments::from_trusted),
-            created_at: from_ts(r.created_at),
-            updated_at: from_ts(r.updated_at),
-            last_login_at: r.last_login_at.map(from_ts),
-        }
+/// [`UserRow`]'s columns, for queries built at run time. The `query!`
+/// macros need literal SQL, so they spell the same list out.
+const USER_COLUMNS: &str = "account_id, user_id, user_name, display_name, mobile_phone, email, \
+     comments, created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone, \
+     access_role, container_id, container_assignments, user_type, saml_sso_only";
+
+impl UserRow {
+    fn into_user(self) -> Result<User, StoreError> {
+        let role = u64::try_from(self.access_role)
+            .ok()
+            .and_then(AccessRole::from_id)
+            .ok_or_else(|| backend(format!("bad access role {}", self.access_role)))?;
+        let container = self
+            .container_id
+            .map(|c| ContainerId(c as u64))
+            .ok_or_else(|| backend(format!("user {} has no container", self.user_id)))?;
+        let assignments: Vec<u64> =
+            serde_json::from_str(&self.container_assignments).map_err(backend)?;
+        let kind = UserKind::parse(&self.user_type)
+            .ok_or_else(|| backend(format!("bad user type {}", self.user_type)))?;
+        Ok(User {
+            id: UserId(self.user_id as u64),
+            account: AccountId(self.account_id as u64),
+            name: UserName::from_trusted(self.user_name),
+            display_name: self.display_name.map(DisplayName::from_trusted),
+            mobile_phone: self.mobile_phone.map(MobilePhone::from_trusted),
+            email: self.email.map(Email::from_trusted),
+            comments: self.comments.map(Comments::from_trusted),
+            created_at: from_ts(self.created_at),
+            updated_at: from_ts(self.updated_at),
+            last_login_at: self.last_login_at.map(from_ts),
+            profile: Profile {
+                first_name: self.first_name,
+                last_name: self.last_name,
+                job_title: self.job_title,
+                telephone: self.telephone,
+                role,
+                container,
+                container_assignments: assignments.into_iter().map(ContainerId).collect(),
+                kind,
+                saml_sso_only: self.saml_sso_only != 0,
+            },
+        })
     }
+}
+
+/// How a user's container assignments are stored (a JSON array of ids).
+fn assignments_json(p: &Profile) -> String {
+    let ids: Vec<u64> = p.container_assignments.iter().map(|c| c.0).collect();
+    serde_json::Value::from(ids).to_string()
 }
 
 struct KeyRow {
@@ -322,7 +376,8 @@ async fn user_by_folded(
     let row = sqlx::query_as!(
         UserRow,
         r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
-                  created_at, updated_at, last_login_at
+                  created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                  access_role, container_id, container_assignments, user_type, saml_sso_only
            FROM users WHERE account_id = $1 AND user_name_folded = $2"#,
         account,
         folded
@@ -330,7 +385,97 @@ async fn user_by_folded(
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
-    Ok(row.map(User::from))
+    row.map(UserRow::into_user).transpose()
+}
+
+/// Inserts a user: one writing statement; on refusal a read says why.
+async fn insert_user(
+    conn: &mut SqliteConnection,
+    u: &User,
+    max_users: u32,
+) -> Result<(), StoreError> {
+    let account = u.account.0 as i64;
+    let user_id = u.id.0 as i64;
+    let name = u.name.as_str();
+    let folded = u.name.folded();
+    let display = u.display_name.as_ref().map(|v| v.as_str());
+    let phone = u.mobile_phone.as_ref().map(|v| v.as_str());
+    let email = u.email.as_ref().map(|v| v.as_str());
+    let comments = u.comments.as_ref().map(|v| v.as_str());
+    let created = ts(u.created_at);
+    let updated = ts(u.updated_at);
+    let last_login = u.last_login_at.map(ts);
+    let max = i64::from(max_users);
+    let p = &u.profile;
+    let role = i64::from(p.role.id());
+    let container = p.container.0 as i64;
+    let assignments = assignments_json(p);
+    let kind = p.kind.as_str();
+    // A taken name makes the statement do nothing rather than fail, so
+    // that the only unique violation left is a user-id collision, and a
+    // name clash and a full account are told apart below without reading
+    // error messages. A missing account also writes nothing (its count is
+    // NULL), so the only foreign key that can fail is the container's.
+    let done = sqlx::query!(
+        r#"INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name,
+                              mobile_phone, email, comments, created_at, updated_at, last_login_at,
+                              first_name, last_name, job_title, telephone, access_role, container_id,
+                              container_assignments, user_type, saml_sso_only)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $14, $15, $16, $17, $18, $19, $20, $21
+           WHERE (SELECT user_count FROM accounts WHERE id = $1) < $12
+           ON CONFLICT (account_id, user_name_folded) DO NOTHING"#,
+        account,
+        user_id,
+        name,
+        folded,
+        display,
+        phone,
+        email,
+        comments,
+        created,
+        updated,
+        last_login,
+        max,
+        p.first_name,
+        p.last_name,
+        p.job_title,
+        p.telephone,
+        role,
+        container,
+        assignments,
+        kind,
+        p.saml_sso_only
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        classify(
+            e,
+            backend("user id collision; retry with another id"),
+            StoreError::NotFound(Entity::Container),
+        )
+    })?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    // Which refusal: a taken name wins over a full account, so that
+    // retrying a create that succeeded says AlreadyExists.
+    let why = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND user_name_folded = $2) AS "taken!: bool",
+                  EXISTS (SELECT 1 FROM accounts WHERE id = $1) AS "account!: bool""#,
+        account,
+        folded
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Err(if why.taken {
+        StoreError::AlreadyExists(Entity::User)
+    } else if !why.account {
+        StoreError::NotFound(Entity::Account)
+    } else {
+        StoreError::LimitExceeded(Entity::User)
+    })
 }
 
 // ---- accounts ----
@@ -352,13 +497,20 @@ impl AccountStore for SqliteStore {
     async fn create_account(
         &self,
         account: &Account,
+        root_container: &NewContainer,
         root_key: &NewAccessKey,
     ) -> Result<(), StoreError> {
+        if root_container.parent.is_some() || root_container.account != account.id {
+            return Err(backend(
+                "a root container has no parent and belongs to the account being created",
+            ));
+        }
         let id = account.id.0 as i64;
         let created = ts(account.created_at);
+        let root = root_container.clone();
         let key = root_key.clone();
-        // Two writes: if the key cannot be inserted, the savepoint takes
-        // the account row back out.
+        // Three writes: if the container or the key cannot be inserted, the
+        // savepoint takes the account row back out.
         let work = job(move |conn| {
             Box::pin(async move {
                 sqlx::query!(
@@ -375,6 +527,7 @@ impl AccountStore for SqliteStore {
                         backend("foreign key violation on accounts"),
                     )
                 })?;
+                certcentral::insert_root_container(conn, &root).await?;
                 insert_key(conn, &key, u32::MAX).await
             })
         });
@@ -448,75 +601,7 @@ async fn insert_key(
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError> {
         let u = user.clone();
-        let work = job(move |conn| {
-            Box::pin(async move {
-                let account = u.account.0 as i64;
-                let user_id = u.id.0 as i64;
-                let name = u.name.as_str();
-                let folded = u.name.folded();
-                let display = u.display_name.as_ref().map(|v| v.as_str());
-                let phone = u.mobile_phone.as_ref().map(|v| v.as_str());
-                let email = u.email.as_ref().map(|v| v.as_str());
-                let comments = u.comments.as_ref().map(|v| v.as_str());
-                let created = ts(u.created_at);
-                let updated = ts(u.updated_at);
-                let last_login = u.last_login_at.map(ts);
-                let max = i64::from(max_users);
-                // A taken name makes the statement do nothing rather than
-                // fail, so that the only unique violation left is a user-id
-                // collision, and a name clash and a full account are told
-                // apart below without reading error messages.
-                let done = sqlx::query!(
-                    r#"INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name,
-                                          mobile_phone, email, comments, created_at, updated_at, last_login_at)
-                       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
-                       WHERE (SELECT user_count FROM accounts WHERE id = $1) < $12
-                       ON CONFLICT (account_id, user_name_folded) DO NOTHING"#,
-                    account,
-                    user_id,
-                    name,
-                    folded,
-                    display,
-                    phone,
-                    email,
-                    comments,
-                    created,
-                    updated,
-                    last_login,
-                    max
-                )
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| {
-                    classify(
-                        e,
-                        backend("user id collision; retry with another id"),
-                        StoreError::NotFound(Entity::Account),
-                    )
-                })?;
-                if done.rows_affected() == 1 {
-                    return Ok(());
-                }
-                // Which refusal: a taken name wins over a full account, so
-                // that retrying a create that succeeded says AlreadyExists.
-                let why = sqlx::query!(
-                    r#"SELECT EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND user_name_folded = $2) AS "taken!: bool",
-                              EXISTS (SELECT 1 FROM accounts WHERE id = $1) AS "account!: bool""#,
-                    account,
-                    folded
-                )
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(backend)?;
-                Err(if why.taken {
-                    StoreError::AlreadyExists(Entity::User)
-                } else if !why.account {
-                    StoreError::NotFound(Entity::Account)
-                } else {
-                    StoreError::LimitExceeded(Entity::User)
-                })
-            })
-        });
+        let work = job(move |conn| Box::pin(async move { insert_user(conn, &u, max_users).await }));
         let users = self.users.clone();
         let (account, folded) = (user.account.0 as i64, user.name.folded());
         self.write(Writes::One, work, move |_| {
@@ -545,11 +630,14 @@ impl UserStore for SqliteStore {
 
     async fn user_by_id(&self, account: AccountId, id: UserId) -> Result<Option<User>, StoreError> {
         let account = account.0 as i64;
-        let id = id.0 as i64;
+        let Ok(id) = i64::try_from(id.0) else {
+            return Ok(None);
+        };
         let row = sqlx::query_as!(
             UserRow,
             r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
-                      created_at, updated_at, last_login_at
+                      created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                      access_role, container_id, container_assignments, user_type, saml_sso_only
                FROM users WHERE account_id = $1 AND user_id = $2"#,
             account,
             id
@@ -557,7 +645,7 @@ impl UserStore for SqliteStore {
         .fetch_optional(&self.reads)
         .await
         .map_err(backend)?;
-        Ok(row.map(User::from))
+        row.map(UserRow::into_user).transpose()
     }
 
     async fn update_user(
@@ -586,9 +674,14 @@ impl UserStore for SqliteStore {
                 let email = next.email.as_ref().map(|v| v.as_str());
                 let comments = next.comments.as_ref().map(|v| v.as_str());
                 let updated = ts(next.updated_at);
+                let p = &next.profile;
+                let role = i64::from(p.role.id());
+                let assignments = assignments_json(p);
                 sqlx::query!(
                     r#"UPDATE users SET user_name = $1, user_name_folded = $2, display_name = $3, mobile_phone = $4,
-                                        email = $5, comments = $6, updated_at = $7
+                                        email = $5, comments = $6, updated_at = $7, first_name = $10,
+                                        last_name = $11, job_title = $12, telephone = $13, access_role = $14,
+                                        container_assignments = $15, saml_sso_only = $16
                        WHERE user_id = $8 AND account_id = $9"#,
                     name,
                     new_folded,
@@ -598,7 +691,14 @@ impl UserStore for SqliteStore {
                     comments,
                     updated,
                     user_id,
-                    account
+                    account,
+                    p.first_name,
+                    p.last_name,
+                    p.job_title,
+                    p.telephone,
+                    role,
+                    assignments,
+                    p.saml_sso_only
                 )
                 .execute(&mut *conn)
                 .await
@@ -667,8 +767,10 @@ impl UserStore for SqliteStore {
         // hands every row across threads separately, which for a page of
         // 100 cost more than the query itself (see the module docs).
         let page = sqlx::query_scalar!(
-            r#"SELECT json_group_array(json_array(seq, account_id, user_id, user_name, display_name, mobile_phone,
-                                                  email, comments, created_at, updated_at, last_login_at))
+            r#"SELECT json_group_array(json_array(seq, json_array(
+                          account_id, user_id, user_name, display_name, mobile_phone, email, comments,
+                          created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                          access_role, container_id, container_assignments, user_type, saml_sso_only)))
                       AS "page!: String"
                FROM (SELECT * FROM users WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)"#,
             account,
@@ -678,7 +780,7 @@ impl UserStore for SqliteStore {
         .fetch_one(&self.reads)
         .await
         .map_err(backend)?;
-        let mut rows: Vec<PageRow> = serde_json::from_str(&page).map_err(backend)?;
+        let mut rows: Vec<(i64, UserRow)> = serde_json::from_str(&page).map_err(backend)?;
         // Aggregation order is not promised by SQL; the cursor is.
         rows.sort_unstable_by_key(|r| r.0);
         let more = rows.len() > limit as usize;
@@ -690,40 +792,86 @@ impl UserStore for SqliteStore {
         };
         let users = rows
             .into_iter()
-            .map(|r| {
-                UserRow {
-                    account_id: r.1,
-                    user_id: r.2,
-                    user_name: r.3,
-                    display_name: r.4,
-                    mobile_phone: r.5,
-                    email: r.6,
-                    comments: r.7,
-                    created_at: r.8,
-                    updated_at: r.9,
-                    last_login_at: r.10,
-                }
-                .into()
-            })
-            .collect();
+            .map(|(_, r)| r.into_user())
+            .collect::<Result<_, _>>()?;
         Ok(UserPage { users, next })
     }
-}
 
-/// One user of a listing page as `json_array(...)` renders it.
-type PageRow = (
-    i64,
-    i64,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    Option<i64>,
-);
+    async fn create_user_with_api_key(
+        &self,
+        user: &User,
+        max_users: u32,
+        key: &NewApiKey,
+    ) -> Result<ApiKeyId, StoreError> {
+        if key.user != user.id || key.account != user.account {
+            return Err(backend(
+                "the API key must belong to the user it is created with",
+            ));
+        }
+        let (u, k) = (user.clone(), key.clone());
+        // Two writes in one savepoint: a refused user writes nothing, and a
+        // key that cannot be stored takes the user back out.
+        let work = job(move |conn| {
+            Box::pin(async move {
+                insert_user(conn, &u, max_users).await?;
+                certcentral::insert_api_key(conn, &k).await
+            })
+        });
+        let users = self.users.clone();
+        let (account, folded) = (user.account.0 as i64, user.name.folded());
+        self.write(Writes::Many, work, move |_| {
+            users.invalidate(account, &[&folded]);
+        })
+        .await
+    }
+
+    async fn query_users(
+        &self,
+        account: AccountId,
+        query: &UserQuery,
+    ) -> Result<UserListing, StoreError> {
+        certcentral::query_users(&self.reads, account, query).await
+    }
+
+    async fn purge_user(&self, account: AccountId, id: UserId) -> Result<(), StoreError> {
+        let account = account.0 as i64;
+        let Ok(id) = i64::try_from(id.0) else {
+            return Err(StoreError::NotFound(Entity::User));
+        };
+        // Two writes (the access keys, whose foreign key does not cascade,
+        // then the user, whose API keys go with it by ON DELETE CASCADE);
+        // the savepoint keeps them together. The user's name comes back
+        // for the cache.
+        let work = job(move |conn| {
+            Box::pin(async move {
+                sqlx::query!(
+                    "DELETE FROM access_keys WHERE account_id = $1 AND user_id = $2",
+                    account,
+                    id
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(backend)?;
+                sqlx::query_scalar!(
+                    r#"DELETE FROM users WHERE account_id = $1 AND user_id = $2
+                       RETURNING user_name_folded AS "folded!: String""#,
+                    account,
+                    id
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Entity::User))
+            })
+        });
+        let users = self.users.clone();
+        self.write(Writes::Many, work, move |folded: &String| {
+            users.invalidate(account, &[folded]);
+        })
+        .await
+        .map(|_| ())
+    }
+}
 
 // ---- access keys ----
 
@@ -944,6 +1092,7 @@ impl Store for SqliteStore {
 mod tests {
     use futures_util::FutureExt;
     use time::macros::datetime;
+    use trustdesk_domain::store::ContainerStore;
 
     use super::*;
 
@@ -975,7 +1124,42 @@ mod tests {
         }
     }
 
-    fn user(account: AccountId, name: &str) -> User {
+    pub(crate) fn root_container(account: AccountId) -> NewContainer {
+        NewContainer {
+            account,
+            parent: None,
+            name: "Root".into(),
+            description: None,
+            template_id: trustdesk_domain::certcentral::ROOT_TEMPLATE,
+            public_id: "0123456789abcdef0123456789abcdef".into(),
+            ekey: "fedcba9876543210".into(),
+            created_at: T,
+        }
+    }
+
+    async fn create_account(store: &SqliteStore, account: AccountId, key_id: &str) {
+        store
+            .create_account(
+                &Account {
+                    id: account,
+                    created_at: T,
+                },
+                &root_container(account),
+                &key(account, key_id),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The account's root container, made with the account.
+    async fn root(store: &SqliteStore, account: AccountId) -> ContainerId {
+        let all = store.containers(account).await.unwrap();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0].parent, None);
+        all[0].id
+    }
+
+    fn user(account: AccountId, root: ContainerId, name: &str) -> User {
         User {
             id: UserId(2_000_000_000_000_001),
             account,
@@ -987,6 +1171,7 @@ mod tests {
             created_at: T,
             updated_at: T,
             last_login_at: None,
+            profile: Profile::for_ram_user(root),
         }
     }
 
@@ -996,22 +1181,16 @@ mod tests {
         let path = dir.path().join("p.db");
         let acct = AccountId(1_000_000_000_000_001);
         let k = AccessKeyId("LTAIpersist".into());
+        let durable;
         {
             // A plain path this time; the reopen below uses a URL.
             let store = SqliteStore::open(path.to_str().unwrap(), SqliteOptions::default())
                 .await
                 .unwrap();
-            store
-                .create_account(
-                    &Account {
-                        id: acct,
-                        created_at: T,
-                    },
-                    &key(acct, &k.0),
-                )
-                .await
-                .unwrap();
-            store.create_user(&user(acct, "durable"), 10).await.unwrap();
+            create_account(&store, acct, &k.0).await;
+            let root = root(&store, acct).await;
+            durable = user(acct, root, "durable");
+            store.create_user(&durable, 10).await.unwrap();
             assert!(store.record_nonce(&k, "n", T).await.unwrap());
             // Not dropped: the first store is still open while the second
             // reads, as when a crashed process left its files behind.
@@ -1025,7 +1204,7 @@ mod tests {
                 .user_by_name(acct, &UserName::parse("DURABLE").unwrap())
                 .await
                 .unwrap();
-            assert_eq!(u, Some(user(acct, "durable")));
+            assert_eq!(u, Some(durable.clone()));
             assert_eq!(again.access_key(&k).await.unwrap(), Some(key(acct, &k.0)));
             assert!(!again.record_nonce(&k, "n", T).await.unwrap(), "replay");
             drop(store);
@@ -1050,18 +1229,13 @@ mod tests {
         .await
         .unwrap();
         let acct = AccountId(1_000_000_000_000_002);
+        create_account(&store, acct, "LTAIc").await;
+        let root = root(&store, acct).await;
+        let name = UserName::parse("cached").unwrap();
         store
-            .create_account(
-                &Account {
-                    id: acct,
-                    created_at: T,
-                },
-                &key(acct, "LTAIc"),
-            )
+            .create_user(&user(acct, root, "cached"), 10)
             .await
             .unwrap();
-        let name = UserName::parse("cached").unwrap();
-        store.create_user(&user(acct, "cached"), 10).await.unwrap();
         let before = store.user_by_name(acct, &name).await.unwrap().unwrap();
         // Poll once (the job is queued), then drop, as a server does with a
         // request whose client hung up.
@@ -1083,6 +1257,97 @@ mod tests {
         assert_eq!(after, patch.apply(&before, later));
     }
 
+    /// A database made before CertCentral: every account gets a root
+    /// container, every user lands in its account's root as a Standard
+    /// User, and ids of containers made later come after the roots.
+    #[tokio::test]
+    async fn migrating_gives_existing_accounts_a_root_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let path = path.to_str().unwrap();
+        let (a, b) = (
+            AccountId(1_000_000_000_000_011),
+            AccountId(1_000_000_000_000_022),
+        );
+        {
+            let mut conn = connect_options(path).unwrap().connect().await.unwrap();
+            MIGRATOR.run_to(3, &mut conn).await.unwrap();
+            sqlx::raw_sql(
+                "INSERT INTO accounts (id, created_at) VALUES (1000000000000011, 100), (1000000000000022, 200);
+                 INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name,
+                                    created_at, updated_at)
+                 VALUES (1000000000000011, 2000000000000001, 'Old', 'old', 'Old.Timer', 1, 1),
+                        (1000000000000022, 2000000000000002, 'other', 'other', NULL, 1, 1);",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+        }
+        let store = SqliteStore::open(path, SqliteOptions::default())
+            .await
+            .unwrap();
+        let mut public_ids = Vec::new();
+        for (acct, created, name) in [(a, 100, "Old"), (b, 200, "other")] {
+            let root = store.containers(acct).await.unwrap();
+            assert_eq!(root.len(), 1, "{root:?}");
+            let r = &root[0];
+            assert_eq!((r.account, r.parent, r.name.as_str()), (acct, None, "Root"));
+            assert_eq!(
+                (r.template_id, r.active, r.description.as_deref()),
+                (5, true, None)
+            );
+            assert_eq!(r.created_at, from_ts(created), "made when the account was");
+            for token in [&r.public_id, &r.ekey] {
+                assert_eq!(token.len(), 32, "{token}");
+                assert!(
+                    token
+                        .bytes()
+                        .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+                    "{token}"
+                );
+            }
+            public_ids.push(r.public_id.clone());
+            let u = store
+                .user_by_name(acct, &UserName::parse(name).unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(u.profile, Profile::for_ram_user(r.id));
+        }
+        assert_ne!(public_ids[0], public_ids[1]);
+        let root = store.containers(a).await.unwrap()[0].id;
+        let child = store
+            .create_container(&NewContainer {
+                parent: Some(root),
+                template_id: trustdesk_domain::certcentral::CHILD_TEMPLATE,
+                ..root_container(a)
+            })
+            .await
+            .unwrap();
+        assert!(child > store.containers(b).await.unwrap()[0].id);
+    }
+
+    /// The default CertCentral list (no filter, by id) and its total are
+    /// answered from the `(account_id, user_type, user_id)` index, without
+    /// sorting the account's users.
+    #[tokio::test]
+    async fn the_default_user_list_walks_its_index() {
+        let (_dir, mut conn) = connection().await;
+        let q = UserQuery {
+            kind: UserKind::Standard,
+            containers: None,
+            role: None,
+            search: None,
+            sort: Vec::new(),
+            offset: 0,
+            limit: 10,
+        };
+        let plan = certcentral::explain_query_users(&mut conn, AccountId(1), &q).await;
+        assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "{plan}");
+        assert_eq!(plan.matches("users_account_type_id").count(), 2, "{plan}");
+    }
+
     #[tokio::test]
     async fn refusals_are_told_apart_without_reading_messages() {
         let dir = tempfile::tempdir().unwrap();
@@ -1095,29 +1360,26 @@ mod tests {
         let acct = AccountId(1_000_000_000_000_003);
         let nowhere = AccountId(1_000_000_000_000_004);
         assert!(matches!(
-            store.create_user(&user(nowhere, "x"), 10).await,
+            store
+                .create_user(&user(nowhere, ContainerId(1), "x"), 10)
+                .await,
             Err(StoreError::NotFound(Entity::Account))
         ));
+        create_account(&store, acct, "LTAIr").await;
+        let root = root(&store, acct).await;
         store
-            .create_account(
-                &Account {
-                    id: acct,
-                    created_at: T,
-                },
-                &key(acct, "LTAIr"),
-            )
+            .create_user(&user(acct, root, "one"), 1)
             .await
             .unwrap();
-        store.create_user(&user(acct, "one"), 1).await.unwrap();
         // Full account and taken name: the name wins, so a retried create
         // that had succeeded reads as AlreadyExists.
-        let mut again = user(acct, "ONE");
+        let mut again = user(acct, root, "ONE");
         again.id = UserId(2_000_000_000_000_009);
         assert!(matches!(
             store.create_user(&again, 1).await,
             Err(StoreError::AlreadyExists(Entity::User))
         ));
-        let mut other = user(acct, "two");
+        let mut other = user(acct, root, "two");
         other.id = UserId(2_000_000_000_000_010);
         assert!(matches!(
             store.create_user(&other, 1).await,
@@ -1126,23 +1388,21 @@ mod tests {
         // Same user id, free name: a collision of random ids, not a clash
         // of names.
         assert!(matches!(
-            store.create_user(&user(acct, "three"), 5).await,
+            store.create_user(&user(acct, root, "three"), 5).await,
             Err(StoreError::Backend(_))
+        ));
+        // A container that does not exist.
+        let mut lost = user(acct, ContainerId(999_999), "lost");
+        lost.id = UserId(2_000_000_000_000_011);
+        assert!(matches!(
+            store.create_user(&lost, 5).await,
+            Err(StoreError::NotFound(Entity::Container))
         ));
         // A key for a user of another account is refused as NotFound.
         let stranger = AccountId(1_000_000_000_000_005);
-        store
-            .create_account(
-                &Account {
-                    id: stranger,
-                    created_at: T,
-                },
-                &key(stranger, "LTAIs"),
-            )
-            .await
-            .unwrap();
+        create_account(&store, stranger, "LTAIs").await;
         let mut theirs = key(stranger, "LTAItheirs");
-        theirs.key.owner = KeyOwner::User(user(acct, "one").id);
+        theirs.key.owner = KeyOwner::User(user(acct, root, "one").id);
         assert!(matches!(
             store.create_access_key(&theirs, 2).await,
             Err(StoreError::NotFound(Entity::User))

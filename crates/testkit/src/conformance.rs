@@ -9,16 +9,19 @@
 //! backend sees many requests arrive together; [`run_concurrent`] also runs
 //! them from many tasks on a multi-threaded runtime.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
 use time::OffsetDateTime;
 use time::macros::datetime;
+use trustdesk_domain::certcentral::{CHILD_TEMPLATE, Direction, ROOT_TEMPLATE, Search, UserSort};
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, Account, AccountId, AuditEvent, AuditOutcome, CertificateId,
-    CertificateInfo, CertificateName, Comments, DisplayName, Email, Entity, KeyOwner, KeyStatus,
-    MobilePhone, NewCertificate, Store, StoreError, StoredAccessKey, User, UserId, UserName,
-    UserPatch,
+    AccessKey, AccessKeyId, AccessRole, Account, AccountId, ApiKey, ApiKeyId, ApiKeyStatus,
+    AuditEvent, AuditOutcome, CertificateId, CertificateInfo, CertificateName, Comments, Container,
+    ContainerId, DisplayName, Email, Entity, KeyOwner, KeyRole, KeyStatus, MobilePhone, NewApiKey,
+    NewCertificate, NewContainer, Profile, ProfilePatch, Store, StoreError, StoredAccessKey, User,
+    UserId, UserKind, UserName, UserPatch, UserQuery,
 };
 
 const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
@@ -44,6 +47,14 @@ pub async fn run_all(store: &dyn Store) {
     certificate_pages_and_totals(store).await;
     concurrent_same_certificate_name(store).await;
     audit_events_round_trip(store).await;
+    profiles_round_trip(store).await;
+    user_with_api_key_is_one_write(store).await;
+    query_users_filters_sorts_and_counts(store).await;
+    purge_user_takes_every_key_with_it(store).await;
+    ram_delete_takes_api_keys_but_not_access_keys(store).await;
+    containers_round_trip(store).await;
+    api_keys_round_trip(store).await;
+    concurrent_same_name_creates_with_api_keys(store).await;
 }
 
 /// Runs the concurrent cases side by side, each on its own task, so that a
@@ -71,6 +82,10 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
             let s = store.clone();
             async move { concurrent_same_certificate_name(s.as_ref()).await }
         }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_same_name_creates_with_api_keys(s.as_ref()).await }
+        }),
         tokio::spawn(async move { concurrent_key_create_delete(store.as_ref()).await }),
     ];
     // The cases also run beside each other: each uses its own account.
@@ -87,16 +102,61 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
 }
 
+/// The root container of every account [`account`] made, so that [`user`]
+/// can place its users there as RAM does.
+static ROOTS: Mutex<BTreeMap<AccountId, ContainerId>> = Mutex::new(BTreeMap::new());
+
 async fn account(store: &dyn Store) -> AccountId {
     let id = AccountId(
         1_000_000_000_000_000 + unique() * 7919 + u64::from(std::process::id()) * 1_000_003,
     );
     let key = key_for(id, KeyOwner::Root, &format!("LTAIroot{}", id.0));
     store
-        .create_account(&Account { id, created_at: T }, &key)
+        .create_account(&Account { id, created_at: T }, &root_container(id), &key)
         .await
         .expect("create account");
+    let root = root_of(store, id).await;
+    ROOTS.lock().unwrap().insert(id, root.id);
     id
+}
+
+/// The account's root container, as the bootstrap makes it.
+fn root_container(account: AccountId) -> NewContainer {
+    let n = unique() + u64::from(std::process::id()) * 1_000_003;
+    NewContainer {
+        account,
+        parent: None,
+        name: "Root".into(),
+        description: None,
+        template_id: ROOT_TEMPLATE,
+        public_id: format!("{n:032x}"),
+        ekey: format!("{:016x}", n * 31),
+        created_at: T,
+    }
+}
+
+fn child_container(account: AccountId, parent: ContainerId, name: &str) -> NewContainer {
+    NewContainer {
+        parent: Some(parent),
+        name: name.into(),
+        description: Some(format!("{name}, below {parent}")),
+        template_id: CHILD_TEMPLATE,
+        created_at: T + time::Duration::seconds(5),
+        ..root_container(account)
+    }
+}
+
+/// The one container of the account without a parent.
+async fn root_of(store: &dyn Store, account: AccountId) -> Container {
+    let roots: Vec<Container> = store
+        .containers(account)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.parent.is_none())
+        .collect();
+    assert_eq!(roots.len(), 1, "one root per account: {roots:?}");
+    roots.into_iter().next().unwrap()
 }
 
 fn key_for(account: AccountId, owner: KeyOwner, id: &str) -> StoredAccessKey {
@@ -113,7 +173,14 @@ fn key_for(account: AccountId, owner: KeyOwner, id: &str) -> StoredAccessKey {
     }
 }
 
+/// A RAM-created user (no CertCentral names, Standard User in the
+/// account's root container); the account must come from [`account`].
 fn user(account: AccountId, name: &str) -> User {
+    let root = *ROOTS
+        .lock()
+        .unwrap()
+        .get(&account)
+        .expect("the account was made by `account`");
     User {
         id: UserId(2_000_000_000_000_000 + unique()),
         account,
@@ -125,6 +192,44 @@ fn user(account: AccountId, name: &str) -> User {
         created_at: T,
         updated_at: T,
         last_login_at: None,
+        profile: Profile::for_ram_user(root),
+    }
+}
+
+/// A user added through CertCentral, with its names.
+fn cc_user(account: AccountId, name: &str, first: &str, last: &str) -> User {
+    let mut u = user(account, name);
+    u.profile.first_name = Some(first.into());
+    u.profile.last_name = Some(last.into());
+    u
+}
+
+/// A new API key of `user`; its hash is unique in the process.
+fn api_key(account: AccountId, user: UserId, name: &str, role: KeyRole) -> NewApiKey {
+    let mut hash = [0x5a; 32];
+    hash[..8].copy_from_slice(&unique().to_be_bytes());
+    hash[8..12].copy_from_slice(&std::process::id().to_be_bytes());
+    NewApiKey {
+        account,
+        user,
+        name: name.into(),
+        role,
+        created_at: T + time::Duration::seconds(3),
+        hash,
+    }
+}
+
+/// The key as the store should give it back.
+fn stored_api_key(id: ApiKeyId, k: &NewApiKey) -> ApiKey {
+    ApiKey {
+        id,
+        account: k.account,
+        user: k.user,
+        name: k.name.clone(),
+        role: k.role,
+        status: ApiKeyStatus::Active,
+        created_at: k.created_at,
+        last_used_at: None,
     }
 }
 
@@ -140,8 +245,29 @@ pub async fn accounts_round_trip(store: &dyn Store) {
         created_at: T,
     };
     let root_key = key_for(first.id, KeyOwner::Root, &format!("LTAIacct{}", unique()));
-    store.create_account(&first, &root_key).await.unwrap();
+    let root = root_container(first.id);
+    store
+        .create_account(&first, &root, &root_key)
+        .await
+        .unwrap();
     assert_eq!(store.root_account().await.unwrap(), Some(first.clone()));
+    let containers = store.containers(first.id).await.unwrap();
+    assert_eq!(
+        containers.len(),
+        1,
+        "the root container comes with the account"
+    );
+    let made = &containers[0];
+    assert_eq!(
+        (made.account, made.parent, &made.name, &made.description),
+        (first.id, None, &root.name, &root.description)
+    );
+    assert_eq!(
+        (made.template_id, &made.public_id, &made.ekey),
+        (ROOT_TEMPLATE, &root.public_id, &root.ekey)
+    );
+    assert!(made.active);
+    assert_eq!(made.created_at, root.created_at);
     assert_eq!(
         store.access_key(&root_key.key.id).await.unwrap(),
         Some(root_key.clone()),
@@ -158,6 +284,7 @@ pub async fn accounts_round_trip(store: &dyn Store) {
     let again = store
         .create_account(
             &first,
+            &root_container(first.id),
             &key_for(first.id, KeyOwner::Root, &format!("LTAIacct{}", unique())),
         )
         .await;
@@ -173,10 +300,21 @@ pub async fn accounts_round_trip(store: &dyn Store) {
         created_at: T + time::Duration::seconds(1),
     };
     let taken = key_for(second.id, KeyOwner::Root, root_key.key.id.as_str());
-    let clash = store.create_account(&second, &taken).await;
+    let clash = store
+        .create_account(&second, &root_container(second.id), &taken)
+        .await;
     assert!(
         matches!(clash, Err(StoreError::AlreadyExists(Entity::AccessKey))),
         "{clash:?}"
+    );
+    assert!(
+        store.containers(second.id).await.unwrap().is_empty(),
+        "nor its root container"
+    );
+    assert_eq!(
+        store.containers(first.id).await.unwrap(),
+        containers,
+        "a second create made no second root"
     );
     assert_eq!(
         store.access_key(&root_key.key.id).await.unwrap(),
@@ -184,7 +322,14 @@ pub async fn accounts_round_trip(store: &dyn Store) {
         "the existing key is untouched"
     );
     let second_key = key_for(second.id, KeyOwner::Root, &format!("LTAIacct{}", unique()));
-    store.create_account(&second, &second_key).await.unwrap();
+    store
+        .create_account(&second, &root_container(second.id), &second_key)
+        .await
+        .unwrap();
+    assert!(
+        root_of(store, second.id).await.id > made.id,
+        "container ids grow"
+    );
     assert_eq!(
         store.root_account().await.unwrap(),
         Some(first.clone()),
@@ -982,6 +1127,969 @@ pub async fn audit_events_round_trip(store: &dyn Store) {
     let rest = store.audit_events(acct, events[0].0, 10).await.unwrap();
     assert_eq!(rest.len(), 2);
     assert!(store.audit_events(other, 0, 10).await.unwrap().is_empty());
+}
+
+// ---- CertCentral ----
+
+/// Every attribute of the CertCentral side of a user survives a create and
+/// a read by name, by id and in both lists; a profile patch changes exactly
+/// what it names (`Some(None)` clears the optional ones).
+pub async fn profiles_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let root = root_of(store, acct).await.id;
+    let east = store
+        .create_container(&child_container(acct, root, "East"))
+        .await
+        .unwrap();
+    let west = store
+        .create_container(&child_container(acct, root, "West"))
+        .await
+        .unwrap();
+    let full = User {
+        email: Some(Email::parse("jill@example.com").unwrap()),
+        last_login_at: Some(T + time::Duration::seconds(9)),
+        profile: Profile {
+            first_name: Some("Jill 😀".into()),
+            last_name: Some("Valentine & Co".into()),
+            job_title: Some("Field Agent".into()),
+            telephone: Some("+1 (555) 0100 ext. 7".into()),
+            role: AccessRole::Manager,
+            container: east,
+            container_assignments: vec![east, west],
+            kind: UserKind::ApiOnly,
+            saml_sso_only: true,
+        },
+        ..user(acct, "jill.valentine")
+    };
+    store.create_user(&full, 100).await.unwrap();
+    assert_eq!(
+        store.user_by_name(acct, &full.name).await.unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(
+        store.user_by_id(acct, full.id).await.unwrap(),
+        Some(full.clone())
+    );
+    assert_eq!(
+        store.list_users(acct, None, 10).await.unwrap().users,
+        vec![full.clone()],
+        "RAM's list carries the profile too"
+    );
+    let listed = store
+        .query_users(
+            acct,
+            &UserQuery {
+                kind: UserKind::ApiOnly,
+                ..everyone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.users, vec![full.clone()]);
+
+    let later = T + time::Duration::hours(2);
+    let patch = UserPatch {
+        profile: ProfilePatch {
+            first_name: Some("Jillian".into()),
+            job_title: Some(None),
+            telephone: Some(None),
+            role: Some(AccessRole::Administrator),
+            container_assignments: Some(vec![west]),
+            saml_sso_only: Some(false),
+            ..ProfilePatch::default()
+        },
+        ..UserPatch::default()
+    };
+    let updated = store
+        .update_user(acct, &full.name, &patch, later)
+        .await
+        .unwrap();
+    assert_eq!(updated, patch.apply(&full, later));
+    assert_eq!(updated.profile.first_name.as_deref(), Some("Jillian"));
+    assert_eq!(
+        updated.profile.last_name, full.profile.last_name,
+        "untouched"
+    );
+    assert_eq!(
+        (&updated.profile.job_title, &updated.profile.telephone),
+        (&None, &None),
+        "cleared"
+    );
+    assert_eq!(updated.profile.container, east, "not patchable");
+    assert_eq!(updated.profile.kind, UserKind::ApiOnly, "not patchable");
+    assert_eq!(
+        store.user_by_name(acct, &full.name).await.unwrap(),
+        Some(updated.clone())
+    );
+    assert_eq!(
+        store.user_by_id(acct, full.id).await.unwrap(),
+        Some(updated.clone())
+    );
+    // A RAM-only patch keeps the CertCentral attributes, and the reverse.
+    let ram = UserPatch {
+        comments: Some(Some(Comments::parse("from RAM").unwrap())),
+        ..UserPatch::default()
+    };
+    let again = store
+        .update_user(acct, &full.name, &ram, later)
+        .await
+        .unwrap();
+    assert_eq!(again.profile, updated.profile);
+    let clear = UserPatch {
+        profile: ProfilePatch {
+            container_assignments: Some(Vec::new()),
+            job_title: Some(Some("Captain".into())),
+            ..ProfilePatch::default()
+        },
+        ..UserPatch::default()
+    };
+    let last = store
+        .update_user(acct, &full.name, &clear, later)
+        .await
+        .unwrap();
+    assert_eq!(last.comments, again.comments);
+    assert_eq!(
+        store.user_by_id(acct, full.id).await.unwrap(),
+        Some(last.clone())
+    );
+    assert!(last.profile.container_assignments.is_empty());
+    assert_eq!(last.profile.job_title.as_deref(), Some("Captain"));
+}
+
+/// A service user and its key are one write: a refused user leaves no key
+/// behind, and a key that cannot be stored leaves no user.
+pub async fn user_with_api_key_is_one_write(store: &dyn Store) {
+    let acct = account(store).await;
+    let mut svc = cc_user(acct, "svc", "Service", "User");
+    svc.profile.kind = UserKind::ApiOnly;
+    svc.profile.role = AccessRole::Administrator;
+    let key = api_key(acct, svc.id, "svc key", KeyRole::UserManagement);
+    let id = store
+        .create_user_with_api_key(&svc, 10, &key)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.api_key_by_hash(&key.hash).await.unwrap(),
+        Some(stored_api_key(id, &key))
+    );
+    assert_eq!(
+        store.user_by_name(acct, &svc.name).await.unwrap(),
+        Some(svc.clone())
+    );
+
+    // The name is taken (compared ignoring case): no user, no key.
+    let dup = user(acct, "SVC");
+    let dup_key = api_key(acct, dup.id, "dup key", KeyRole::Unrestricted);
+    let r = store.create_user_with_api_key(&dup, 10, &dup_key).await;
+    assert!(
+        matches!(r, Err(StoreError::AlreadyExists(Entity::User))),
+        "{r:?}"
+    );
+    assert_eq!(store.api_key_by_hash(&dup_key.hash).await.unwrap(), None);
+    assert_eq!(store.user_by_id(acct, dup.id).await.unwrap(), None);
+
+    // The account is full: the same refusal as create_user, no key.
+    let full = user(acct, "svc2");
+    let full_key = api_key(acct, full.id, "full key", KeyRole::Unrestricted);
+    let r = store.create_user_with_api_key(&full, 1, &full_key).await;
+    assert!(
+        matches!(r, Err(StoreError::LimitExceeded(Entity::User))),
+        "{r:?}"
+    );
+    assert_eq!(store.api_key_by_hash(&full_key.hash).await.unwrap(), None);
+
+    // A missing account.
+    let nowhere = User {
+        account: AccountId(1),
+        ..user(acct, "svc3")
+    };
+    let r = store
+        .create_user_with_api_key(
+            &nowhere,
+            10,
+            &api_key(AccountId(1), nowhere.id, "k", KeyRole::Unrestricted),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound(Entity::Account))),
+        "{r:?}"
+    );
+
+    // The key cannot be stored (its secret's hash is another key's): the
+    // user is not created either.
+    let clash = user(acct, "svc4");
+    let clash_key = NewApiKey {
+        user: clash.id,
+        ..key.clone()
+    };
+    let r = store.create_user_with_api_key(&clash, 10, &clash_key).await;
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(store.user_by_name(acct, &clash.name).await.unwrap(), None);
+    assert_eq!(store.user_by_id(acct, clash.id).await.unwrap(), None);
+    assert_eq!(
+        store.list_api_keys(acct, None).await.unwrap(),
+        vec![stored_api_key(id, &key)],
+        "only the first key exists"
+    );
+    assert_eq!(store.list_users(acct, None, 10).await.unwrap().users, [svc]);
+}
+
+/// A query over every standard user of an account, first page of 100.
+fn everyone() -> UserQuery {
+    UserQuery {
+        kind: UserKind::Standard,
+        containers: None,
+        role: None,
+        search: None,
+        sort: Vec::new(),
+        offset: 0,
+        limit: 100,
+    }
+}
+
+pub async fn query_users_filters_sorts_and_counts(store: &dyn Store) {
+    let acct = account(store).await;
+    let root = root_of(store, acct).await.id;
+    let east = store
+        .create_container(&child_container(acct, root, "East"))
+        .await
+        .unwrap();
+    let west = store
+        .create_container(&child_container(acct, root, "West"))
+        .await
+        .unwrap();
+    let with = |u: User, role, container, email: &str, login: Option<i64>| User {
+        email: Some(Email::parse(email).unwrap()),
+        last_login_at: login.map(|s| T + time::Duration::seconds(s)),
+        profile: Profile {
+            role,
+            container,
+            ..u.profile.clone()
+        },
+        ..u
+    };
+    let alice = with(
+        cc_user(acct, "qa-alice", "Alice", "Zeta"),
+        AccessRole::Administrator,
+        root,
+        "alice@example.com",
+        Some(20),
+    );
+    let bob = with(
+        cc_user(acct, "qa-bob", "Bob", "Young"),
+        AccessRole::Manager,
+        east,
+        "bob@example.com",
+        Some(10),
+    );
+    // `%` and `_` in values, to be found literally.
+    let carol = with(
+        cc_user(acct, "qa_carol", "Carol 100%", "Xu"),
+        AccessRole::StandardUser,
+        west,
+        "carol@example.org",
+        None,
+    );
+    // Created through RAM: first name = DisplayName, last name = user name.
+    let dave = User {
+        display_name: Some(DisplayName::parse("Dave").unwrap()),
+        ..user(acct, "qa-ram")
+    };
+    // Neither: both names are the user name.
+    let bare = user(acct, "qa-ram2");
+    let mut all = vec![alice, bob, carol, dave];
+    // Ten CertCentral users sharing a first name (ties sort by id), and
+    // ten more RAM users.
+    for i in 0..20 {
+        let u = if i < 10 {
+            cc_user(acct, &format!("qa-pad{i:02}"), "Pad", "Pad")
+        } else {
+            user(acct, &format!("qa-pad{i:02}"))
+        };
+        all.push(u);
+    }
+    all.push(bare);
+    for u in &all {
+        store.create_user(u, 1000).await.unwrap();
+    }
+    let services: Vec<User> = ["svc-one", "svc-two"]
+        .iter()
+        .map(|n| {
+            let mut u = user(acct, n);
+            u.profile.kind = UserKind::ApiOnly;
+            u
+        })
+        .collect();
+    for u in &services {
+        store.create_user(u, 1000).await.unwrap();
+    }
+    // Another account's users never show.
+    let other = account(store).await;
+    store
+        .create_user(&cc_user(other, "qa-alice", "Alice", "Zeta"), 1000)
+        .await
+        .unwrap();
+
+    let query = |q: UserQuery| async move { store.query_users(acct, &q).await.unwrap() };
+    let names = |l: &[User]| l.iter().map(|u| u.name.to_string()).collect::<Vec<_>>();
+    let total = all.len() as u64;
+
+    // Default: every standard user, by id, with the exact total.
+    let mut by_id = all.clone();
+    by_id.sort_by_key(|u| u.id);
+    let got = query(everyone()).await;
+    assert_eq!(got.total, total);
+    assert_eq!(got.users, by_id, "whole users, in id order");
+
+    // Pages: offsets cover everyone once, each with the same total.
+    let mut paged = Vec::new();
+    for page in 0..3 {
+        let p = query(UserQuery {
+            offset: page * 10,
+            limit: 10,
+            ..everyone()
+        })
+        .await;
+        assert_eq!(p.total, total);
+        assert!(p.users.len() <= 10);
+        paged.extend(p.users);
+    }
+    assert_eq!(paged, by_id);
+    for offset in [total, total + 1, u64::MAX] {
+        let past = query(UserQuery {
+            offset,
+            ..everyone()
+        })
+        .await;
+        assert!(past.users.is_empty(), "offset {offset}");
+        assert_eq!(past.total, total, "offset {offset}");
+    }
+    let none = query(UserQuery {
+        limit: 0,
+        ..everyone()
+    })
+    .await;
+    assert_eq!((none.users.len(), none.total), (0, total));
+
+    // Kind: standard and api_only users are separate lists.
+    let svc = query(UserQuery {
+        kind: UserKind::ApiOnly,
+        ..everyone()
+    })
+    .await;
+    assert_eq!((names(&svc.users), svc.total), (names(&services), 2));
+
+    // Search, exact: any of username, first name, last name, e-mail, as
+    // shown, ignoring ASCII case.
+    let search = |s: Search| async move {
+        let l = query(UserQuery {
+            search: Some(s),
+            ..everyone()
+        })
+        .await;
+        assert_eq!(l.total, l.users.len() as u64);
+        names(&l.users)
+    };
+    let exact = |s: &str| search(Search::Exact(s.into()));
+    let contains = |s: &str| search(Search::Contains(s.into()));
+    assert_eq!(exact("QA-ALICE").await, ["qa-alice"], "username");
+    assert_eq!(exact("alice").await, ["qa-alice"], "first name");
+    assert_eq!(exact("zETA").await, ["qa-alice"], "last name");
+    assert_eq!(exact("Bob@Example.COM").await, ["qa-bob"], "e-mail");
+    assert_eq!(exact("dave").await, ["qa-ram"], "a RAM user's DisplayName");
+    assert_eq!(
+        exact("QA-RAM").await,
+        ["qa-ram"],
+        "a RAM user's last name is its user name"
+    );
+    assert_eq!(exact("qa-ram2").await, ["qa-ram2"]);
+    assert!(exact("ali").await.is_empty(), "exact is not a prefix");
+    assert!(exact("qa-%").await.is_empty(), "no wildcards");
+    assert!(exact("svc-one").await.is_empty(), "another kind");
+
+    // Search, contains: `%`, `_` and `\` are plain characters.
+    assert_eq!(contains("ALIC").await, ["qa-alice"]);
+    assert_eq!(contains("EXAMPLE.ORG").await, ["qa_carol"]);
+    assert_eq!(contains("%").await, ["qa_carol"]);
+    assert_eq!(contains("0%").await, ["qa_carol"]);
+    assert_eq!(contains("_").await, ["qa_carol"]);
+    assert_eq!(contains("a_c").await, ["qa_carol"]);
+    assert!(contains("\\").await.is_empty());
+    assert!(contains("qa-%").await.is_empty());
+    assert_eq!(contains("dAV").await, ["qa-ram"], "the derived first name");
+    assert_eq!(contains("am2").await, ["qa-ram2"]);
+    assert_eq!(contains("young").await, ["qa-bob"]);
+    assert_eq!(contains("qa-").await.len(), all.len() - 1);
+    assert_eq!(contains("").await.len(), all.len());
+
+    // Role and container filters, alone and together.
+    let filtered = |role: Option<AccessRole>, containers: Option<Vec<ContainerId>>| async move {
+        let l = query(UserQuery {
+            role,
+            containers,
+            ..everyone()
+        })
+        .await;
+        assert_eq!(l.total, l.users.len() as u64);
+        names(&l.users)
+    };
+    assert_eq!(filtered(Some(AccessRole::Manager), None).await, ["qa-bob"]);
+    assert_eq!(
+        filtered(Some(AccessRole::StandardUser), None).await.len(),
+        all.len() - 2
+    );
+    assert!(
+        filtered(Some(AccessRole::FinanceManager), None)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        filtered(None, Some(vec![east, west])).await,
+        ["qa-bob", "qa_carol"]
+    );
+    assert_eq!(filtered(None, Some(vec![west])).await, ["qa_carol"]);
+    assert_eq!(filtered(None, Some(vec![root])).await.len(), all.len() - 2);
+    assert!(filtered(None, Some(Vec::new())).await.is_empty());
+    assert_eq!(
+        filtered(Some(AccessRole::Manager), Some(vec![east, west])).await,
+        ["qa-bob"]
+    );
+    assert!(
+        filtered(Some(AccessRole::Administrator), Some(vec![east]))
+            .await
+            .is_empty()
+    );
+    let page = query(UserQuery {
+        role: Some(AccessRole::StandardUser),
+        search: Some(Search::Contains("pad".into())),
+        offset: 5,
+        limit: 10,
+        ..everyone()
+    })
+    .await;
+    assert_eq!((page.users.len(), page.total), (10, 20));
+
+    // Sorts.
+    let sorted = |sort: Vec<(UserSort, Direction)>| async move {
+        names(&query(UserQuery { sort, ..everyone() }).await.users)
+    };
+    let mut expect = all.clone();
+    expect.sort_by_key(|u| std::cmp::Reverse(u.name.folded()));
+    assert_eq!(
+        sorted(vec![(UserSort::Username, Direction::Descending)]).await,
+        names(&expect)
+    );
+    let window = query(UserQuery {
+        sort: vec![(UserSort::Username, Direction::Descending)],
+        offset: 5,
+        limit: 5,
+        ..everyone()
+    })
+    .await;
+    assert_eq!(names(&window.users), names(&expect[5..10]));
+    // First names as shown: Alice, Bob, Carol 100%, Dave (qa-ram's
+    // DisplayName), ten Pads by id, then the RAM users' user names.
+    let mut expect = all.clone();
+    expect.sort_by(|a, b| (a.first_name(), a.id).cmp(&(b.first_name(), b.id)));
+    let first = sorted(vec![(UserSort::FirstName, Direction::Ascending)]).await;
+    assert_eq!(first, names(&expect));
+    assert_eq!(first[..4], ["qa-alice", "qa-bob", "qa_carol", "qa-ram"]);
+    assert_eq!(first.last().map(String::as_str), Some("qa-ram2"));
+    // Last names as shown (the three with e-mail addresses): Xu, Young,
+    // Zeta.
+    let last = query(UserQuery {
+        sort: vec![(UserSort::LastName, Direction::Ascending)],
+        search: Some(Search::Contains("@example.".into())),
+        ..everyone()
+    })
+    .await;
+    assert_eq!(names(&last.users), ["qa_carol", "qa-bob", "qa-alice"]);
+    // Several keys: the ten Pads tie on the first name, and the second key
+    // orders them.
+    let mut expect = all.clone();
+    expect.sort_by(|a, b| {
+        (a.first_name(), b.name.folded(), a.id).cmp(&(b.first_name(), a.name.folded(), b.id))
+    });
+    let two = sorted(vec![
+        (UserSort::FirstName, Direction::Ascending),
+        (UserSort::Username, Direction::Descending),
+    ])
+    .await;
+    assert_eq!(two, names(&expect));
+    assert_eq!(two[4..6], ["qa-pad09", "qa-pad08"]);
+    // Every user is active: a status sort keeps the id order.
+    assert_eq!(
+        sorted(vec![(UserSort::Status, Direction::Descending)]).await,
+        names(&by_id)
+    );
+    assert_eq!(
+        sorted(vec![(UserSort::Id, Direction::Descending)]).await,
+        names(&by_id).into_iter().rev().collect::<Vec<_>>()
+    );
+    // Last login: never-logged-in users first (by id), then the oldest.
+    let logins = sorted(vec![(UserSort::LastLogin, Direction::Ascending)]).await;
+    assert_eq!(logins[logins.len() - 2..], ["qa-bob", "qa-alice"]);
+    let never: Vec<String> = names(&by_id)
+        .into_iter()
+        .filter(|n| n != "qa-alice" && n != "qa-bob")
+        .collect();
+    assert_eq!(logins[..logins.len() - 2], never[..]);
+    let logins = sorted(vec![(UserSort::LastLogin, Direction::Descending)]).await;
+    assert_eq!(logins[..2], ["qa-alice", "qa-bob"]);
+}
+
+/// CertCentral's delete: the user goes with its access keys and API keys,
+/// in one write; nobody else's keys are touched.
+pub async fn purge_user_takes_every_key_with_it(store: &dyn Store) {
+    let acct = account(store).await;
+    let u = cc_user(acct, "purged", "Pur", "Ged");
+    let keep = user(acct, "kept");
+    store.create_user(&u, 100).await.unwrap();
+    store.create_user(&keep, 100).await.unwrap();
+    let k1 = key_for(acct, KeyOwner::User(u.id), &format!("LTAIpg{}", unique()));
+    let k2 = key_for(acct, KeyOwner::User(u.id), &format!("LTAIpg{}", unique()));
+    let kept_access = key_for(
+        acct,
+        KeyOwner::User(keep.id),
+        &format!("LTAIkp{}", unique()),
+    );
+    for k in [&k1, &k2, &kept_access] {
+        store.create_access_key(k, 2).await.unwrap();
+    }
+    let a1 = api_key(acct, u.id, "a1", KeyRole::Unrestricted);
+    let a2 = api_key(acct, u.id, "a2", KeyRole::ViewOnly);
+    let b1 = api_key(acct, keep.id, "b1", KeyRole::Orders);
+    store.create_api_key(&a1).await.unwrap();
+    let a2_id = store.create_api_key(&a2).await.unwrap();
+    let b1_id = store.create_api_key(&b1).await.unwrap();
+    // Read once by name, so a caching store holds it.
+    assert!(store.user_by_name(acct, &u.name).await.unwrap().is_some());
+
+    // Another account cannot purge it.
+    let other = account(store).await;
+    let r = store.purge_user(other, u.id).await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound(Entity::User))),
+        "{r:?}"
+    );
+    assert!(store.access_key(&k1.key.id).await.unwrap().is_some());
+
+    store.purge_user(acct, u.id).await.unwrap();
+    assert_eq!(store.user_by_name(acct, &u.name).await.unwrap(), None);
+    assert_eq!(store.user_by_id(acct, u.id).await.unwrap(), None);
+    for k in [&k1, &k2] {
+        assert_eq!(store.access_key(&k.key.id).await.unwrap(), None);
+    }
+    assert!(
+        store
+            .list_access_keys(acct, KeyOwner::User(u.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for k in [&a1, &a2] {
+        assert_eq!(store.api_key_by_hash(&k.hash).await.unwrap(), None);
+    }
+    assert_eq!(store.api_key(acct, a2_id).await.unwrap(), None);
+    assert_eq!(
+        store.list_api_keys(acct, None).await.unwrap(),
+        vec![stored_api_key(b1_id, &b1)],
+        "the other user's keys stay"
+    );
+    assert!(
+        store
+            .access_key(&kept_access.key.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(store.user_by_id(acct, keep.id).await.unwrap().is_some());
+
+    let again = store.purge_user(acct, u.id).await;
+    assert!(
+        matches!(again, Err(StoreError::NotFound(Entity::User))),
+        "{again:?}"
+    );
+    let ghost = store.purge_user(acct, UserId(3_999_999_999_999_999)).await;
+    assert!(
+        matches!(ghost, Err(StoreError::NotFound(Entity::User))),
+        "{ghost:?}"
+    );
+    // The name is free again, and the account's count went down.
+    store.create_user(&user(acct, "purged"), 2).await.unwrap();
+}
+
+/// RAM's DeleteUser still refuses while the user has access keys, and
+/// takes the user's API keys with it once it has none.
+pub async fn ram_delete_takes_api_keys_but_not_access_keys(store: &dyn Store) {
+    let acct = account(store).await;
+    let u = user(acct, "both-keys");
+    store.create_user(&u, 100).await.unwrap();
+    let access = key_for(acct, KeyOwner::User(u.id), &format!("LTAIbk{}", unique()));
+    store.create_access_key(&access, 2).await.unwrap();
+    let api = api_key(acct, u.id, "api", KeyRole::Unrestricted);
+    let api_id = store.create_api_key(&api).await.unwrap();
+    let r = store.delete_user(acct, &u.name).await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::AccessKey
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        store.api_key(acct, api_id).await.unwrap(),
+        Some(stored_api_key(api_id, &api)),
+        "a refused delete leaves the API key"
+    );
+    store
+        .delete_access_key(acct, KeyOwner::User(u.id), &access.key.id)
+        .await
+        .unwrap();
+    store.delete_user(acct, &u.name).await.unwrap();
+    assert_eq!(store.user_by_id(acct, u.id).await.unwrap(), None);
+    assert_eq!(store.api_key_by_hash(&api.hash).await.unwrap(), None);
+    assert!(
+        store
+            .list_api_keys(acct, Some(u.id))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn containers_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let other = account(store).await;
+    let root = root_of(store, acct).await;
+    assert_eq!(
+        (root.account, root.template_id, root.active),
+        (acct, ROOT_TEMPLATE, true)
+    );
+    let theirs = root_of(store, other).await;
+
+    let east_new = child_container(acct, root.id, "East");
+    let east = store.create_container(&east_new).await.unwrap();
+    assert!(east > root.id, "ids grow");
+    let below_new = child_container(acct, east, "Below East");
+    let below = store.create_container(&below_new).await.unwrap();
+    assert!(below > east);
+    let got = store.containers(acct).await.unwrap();
+    assert_eq!(
+        got.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [root.id, east, below],
+        "in id order"
+    );
+    for (c, new) in [(&got[1], &east_new), (&got[2], &below_new)] {
+        assert_eq!(
+            c,
+            &Container {
+                id: c.id,
+                account: acct,
+                parent: new.parent,
+                name: new.name.clone(),
+                description: new.description.clone(),
+                template_id: CHILD_TEMPLATE,
+                public_id: new.public_id.clone(),
+                ekey: new.ekey.clone(),
+                active: true,
+                created_at: new.created_at,
+            }
+        );
+    }
+    assert_eq!(
+        store.containers(other).await.unwrap(),
+        vec![theirs.clone()],
+        "accounts are separate"
+    );
+
+    // The parent must be one of the account's containers.
+    for parent in [ContainerId(u64::MAX), ContainerId(999_999_999), theirs.id] {
+        let r = store
+            .create_container(&child_container(acct, parent, "Orphan"))
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::NotFound(Entity::Container))),
+            "{parent:?}: {r:?}"
+        );
+    }
+    let r = store
+        .create_container(&child_container(other, east, "Stolen"))
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound(Entity::Container))),
+        "{r:?}"
+    );
+    let r = store
+        .create_container(&child_container(AccountId(1), root.id, "Nowhere"))
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound(Entity::Container))),
+        "{r:?}"
+    );
+    assert_eq!(store.containers(acct).await.unwrap().len(), 3);
+
+    store
+        .update_container(acct, east, "East Coast", None)
+        .await
+        .unwrap();
+    store
+        .update_container(acct, root.id, "Head Office", Some("HQ"))
+        .await
+        .unwrap();
+    let got = store.containers(acct).await.unwrap();
+    assert_eq!(
+        (got[1].name.as_str(), got[1].description.as_deref()),
+        ("East Coast", None)
+    );
+    assert_eq!(
+        (got[0].name.as_str(), got[0].description.as_deref()),
+        ("Head Office", Some("HQ"))
+    );
+    assert_eq!(got[0].parent, None, "still the root");
+    assert_eq!(
+        got[1].public_id, east_new.public_id,
+        "only the name changes"
+    );
+    for (account, id) in [
+        (other, east),
+        (acct, theirs.id),
+        (acct, ContainerId(999_999_999)),
+        (acct, ContainerId(u64::MAX)),
+    ] {
+        let r = store.update_container(account, id, "X", None).await;
+        assert!(
+            matches!(r, Err(StoreError::NotFound(Entity::Container))),
+            "{id:?}: {r:?}"
+        );
+    }
+    assert_eq!(root_of(store, other).await, theirs, "untouched");
+
+    // Ids keep growing, across accounts too.
+    let later = store
+        .create_container(&child_container(other, theirs.id, "Later"))
+        .await
+        .unwrap();
+    assert!(later > below);
+}
+
+pub async fn api_keys_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    let other = account(store).await;
+    let u = user(acct, "keyed-u");
+    let v = user(acct, "keyed-v");
+    let x = user(other, "keyed-x");
+    for w in [&u, &v, &x] {
+        store.create_user(w, 100).await.unwrap();
+    }
+    let k1 = api_key(acct, u.id, "first", KeyRole::Unrestricted);
+    let k2 = api_key(acct, u.id, "second", KeyRole::ViewOnly);
+    let k3 = api_key(acct, v.id, "third", KeyRole::UserManagement);
+    let kx = api_key(other, x.id, "theirs", KeyRole::Orders);
+    let id1 = store.create_api_key(&k1).await.unwrap();
+    let id2 = store.create_api_key(&k2).await.unwrap();
+    let id3 = store.create_api_key(&k3).await.unwrap();
+    let idx = store.create_api_key(&kx).await.unwrap();
+    assert!(id1 < id2 && id2 < id3 && id3 < idx, "ids grow");
+    let (s1, s2, s3) = (
+        stored_api_key(id1, &k1),
+        stored_api_key(id2, &k2),
+        stored_api_key(id3, &k3),
+    );
+
+    assert_eq!(store.api_key(acct, id1).await.unwrap(), Some(s1.clone()));
+    assert_eq!(store.api_key(other, id1).await.unwrap(), None);
+    assert_eq!(store.api_key(acct, idx).await.unwrap(), None);
+    assert_eq!(store.api_key(acct, ApiKeyId(u64::MAX)).await.unwrap(), None);
+    assert_eq!(
+        store.api_key_by_hash(&k2.hash).await.unwrap(),
+        Some(s2.clone())
+    );
+    assert_eq!(
+        store.api_key_by_hash(&kx.hash).await.unwrap(),
+        Some(stored_api_key(idx, &kx)),
+        "by hash, in any account"
+    );
+    assert_eq!(store.api_key_by_hash(&[0xee; 32]).await.unwrap(), None);
+    assert_eq!(
+        store.list_api_keys(acct, None).await.unwrap(),
+        vec![s1.clone(), s2.clone(), s3.clone()]
+    );
+    assert_eq!(
+        store.list_api_keys(acct, Some(u.id)).await.unwrap(),
+        vec![s1.clone(), s2.clone()]
+    );
+    assert_eq!(
+        store.list_api_keys(acct, Some(v.id)).await.unwrap(),
+        vec![s3.clone()]
+    );
+    assert!(
+        store
+            .list_api_keys(acct, Some(x.id))
+            .await
+            .unwrap()
+            .is_empty(),
+        "another account's user"
+    );
+    assert!(
+        store
+            .list_api_keys(acct, Some(UserId(3_999_999_999_999_999)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The owner must be the account's user.
+    for owner in [x.id, UserId(3_999_999_999_999_999)] {
+        let r = store
+            .create_api_key(&api_key(acct, owner, "stray", KeyRole::Unrestricted))
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::NotFound(Entity::User))),
+            "{r:?}"
+        );
+    }
+
+    // Name and role.
+    store
+        .update_api_key(acct, id1, "renamed", KeyRole::OrdersDomainsOrganizations)
+        .await
+        .unwrap();
+    let s1 = ApiKey {
+        name: "renamed".into(),
+        role: KeyRole::OrdersDomainsOrganizations,
+        ..s1
+    };
+    assert_eq!(store.api_key(acct, id1).await.unwrap(), Some(s1.clone()));
+    assert_eq!(
+        store.api_key_by_hash(&k1.hash).await.unwrap(),
+        Some(s1.clone())
+    );
+    for (account, id) in [(other, id1), (acct, idx), (acct, ApiKeyId(u64::MAX))] {
+        let r = store
+            .update_api_key(account, id, "x", KeyRole::Unrestricted)
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::NotFound(Entity::ApiKey))),
+            "{id:?}: {r:?}"
+        );
+    }
+    assert_eq!(
+        store.api_key(other, idx).await.unwrap(),
+        Some(stored_api_key(idx, &kx)),
+        "untouched"
+    );
+
+    // Status: a revoked key is still found, with its status.
+    store
+        .set_api_key_status(acct, id2, ApiKeyStatus::Revoked)
+        .await
+        .unwrap();
+    let s2 = ApiKey {
+        status: ApiKeyStatus::Revoked,
+        ..s2
+    };
+    assert_eq!(
+        store.api_key_by_hash(&k2.hash).await.unwrap(),
+        Some(s2.clone())
+    );
+    for (account, id) in [(other, id2), (acct, idx), (acct, ApiKeyId(999_999_999))] {
+        let r = store
+            .set_api_key_status(account, id, ApiKeyStatus::Revoked)
+            .await;
+        assert!(
+            matches!(r, Err(StoreError::NotFound(Entity::ApiKey))),
+            "{id:?}: {r:?}"
+        );
+    }
+    assert_eq!(
+        store.api_key(other, idx).await.unwrap().unwrap().status,
+        ApiKeyStatus::Active
+    );
+
+    // Usage: batched, out of order, with unknown keys; never backwards.
+    let (t1, t2) = (
+        T + time::Duration::minutes(1),
+        T + time::Duration::minutes(2),
+    );
+    let last_used =
+        |id| async move { store.api_key(acct, id).await.unwrap().unwrap().last_used_at };
+    store.record_api_key_usage(&[]).await.unwrap();
+    store
+        .record_api_key_usage(&[
+            (id1, t2),
+            (id3, t1),
+            (id1, t1),
+            (ApiKeyId(999_999_999), t2),
+            (ApiKeyId(u64::MAX), t2),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(last_used(id1).await, Some(t2));
+    assert_eq!(last_used(id3).await, Some(t1));
+    assert_eq!(last_used(id2).await, None);
+    store
+        .record_api_key_usage(&[(id1, t1), (id3, t2)])
+        .await
+        .unwrap();
+    assert_eq!(last_used(id1).await, Some(t2), "never goes back");
+    assert_eq!(last_used(id3).await, Some(t2));
+    let listed = store.list_api_keys(acct, Some(u.id)).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            ApiKey {
+                last_used_at: Some(t2),
+                ..s1
+            },
+            s2
+        ]
+    );
+}
+
+pub async fn concurrent_same_name_creates_with_api_keys(store: &dyn Store) {
+    let acct = account(store).await;
+    let attempts: Vec<(User, NewApiKey)> = (0..64)
+        .map(|i| {
+            let u = user(acct, "contended-svc");
+            let k = api_key(acct, u.id, &format!("key {i}"), KeyRole::Unrestricted);
+            (u, k)
+        })
+        .collect();
+    let results = join_all(
+        attempts
+            .iter()
+            .map(|(u, k)| store.create_user_with_api_key(u, 1000, k)),
+    )
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let dup = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::AlreadyExists(Entity::User))))
+        .count();
+    assert_eq!((ok, dup), (1, 63), "{results:?}");
+    let (winner, key) = attempts
+        .iter()
+        .zip(&results)
+        .find_map(|(a, r)| r.as_ref().ok().map(|id| (a, *id)))
+        .unwrap();
+    assert_eq!(
+        store.list_api_keys(acct, None).await.unwrap(),
+        vec![stored_api_key(key, &winner.1)],
+        "only the winner's key exists"
+    );
+    assert_eq!(
+        store.user_by_name(acct, &winner.0.name).await.unwrap(),
+        Some(winner.0.clone())
+    );
+    for (u, k) in &attempts {
+        if u.id != winner.0.id {
+            assert_eq!(store.api_key_by_hash(&k.hash).await.unwrap(), None);
+        }
+    }
 }
 
 #[cfg(test)]

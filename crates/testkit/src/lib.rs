@@ -68,8 +68,17 @@ pub struct TestService {
     pub clock: FixedClock,
     pub root: Creds,
     pub account: trustdesk_domain::AccountId,
+    /// The CertCentral administrator's `X-DC-DEVKEY` ([`DEVKEY`]), once
+    /// [`TestService::with_certcentral_admin`] created it.
+    pub devkey: String,
+    /// That administrator's user id (`UserId(0)` until then).
+    pub admin: trustdesk_domain::UserId,
     pub dir: tempfile::TempDir,
 }
+
+/// The bootstrap administrator's API key in tests (the captured
+/// CertCentral vectors' `test-key`).
+pub const DEVKEY: &str = "test-key";
 
 impl TestService {
     pub async fn new() -> Self {
@@ -109,8 +118,28 @@ impl TestService {
             clock,
             root,
             account,
+            devkey: DEVKEY.into(),
+            admin: trustdesk_domain::UserId(0),
             dir,
         }
+    }
+
+    /// Also creates the CertCentral administrator `admin` with the API key
+    /// [`DEVKEY`], as the server does on first start.
+    pub async fn with_certcentral_admin(mut self) -> Self {
+        let (admin, _) = self
+            .service
+            .bootstrap_administrator(
+                self.account,
+                &trustdesk_domain::UserName::from_trusted("admin".into()),
+                &trustdesk_domain::Email::from_trusted("admin@example.test".into()),
+                Some(AccessKeySecret::new(DEVKEY.into())),
+            )
+            .await
+            .expect("bootstrap administrator")
+            .expect("fresh database has no administrator");
+        self.admin = admin;
+        self
     }
 
     /// Path of the SQLite database file.
