@@ -7,6 +7,7 @@ mod certcentral;
 mod digicert_replay;
 mod rpc_auth;
 mod rpc_cas;
+mod rpc_iam;
 mod rpc_ram;
 mod store_conformance;
 mod support;

@@ -42,7 +42,14 @@ XML_CONTENT_TYPE = "text/xml;charset=utf-8"
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 REQUEST_ID = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$")
 # RAM lists are a wrapper element holding repeated items (reference a.5).
-LIST_WRAPPERS = {"Users": "User", "AccessKeys": "AccessKey", "Groups": "Group", "Policies": "Policy"}
+LIST_WRAPPERS = {
+    "Users": "User",
+    "AccessKeys": "AccessKey",
+    "Groups": "Group",
+    "Policies": "Policy",
+    "PolicyVersions": "PolicyVersion",
+    "Roles": "Role",
+}
 
 
 class ApiError(Exception):

@@ -82,6 +82,32 @@ actions! {
     Ram::UpdateAccessKey => "ram:UpdateAccessKey",
     Ram::DeleteAccessKey => "ram:DeleteAccessKey",
     Ram::GetAccessKeyLastUsed => "ram:GetAccessKeyLastUsed",
+    Ram::CreateGroup => "ram:CreateGroup",
+    Ram::GetGroup => "ram:GetGroup",
+    Ram::UpdateGroup => "ram:UpdateGroup",
+    Ram::DeleteGroup => "ram:DeleteGroup",
+    Ram::ListGroups => "ram:ListGroups",
+    Ram::AddUserToGroup => "ram:AddUserToGroup",
+    Ram::RemoveUserFromGroup => "ram:RemoveUserFromGroup",
+    Ram::ListGroupsForUser => "ram:ListGroupsForUser",
+    Ram::ListUsersForGroup => "ram:ListUsersForGroup",
+    Ram::CreatePolicy => "ram:CreatePolicy",
+    Ram::GetPolicy => "ram:GetPolicy",
+    Ram::UpdatePolicyDescription => "ram:UpdatePolicyDescription",
+    Ram::DeletePolicy => "ram:DeletePolicy",
+    Ram::ListPolicies => "ram:ListPolicies",
+    Ram::CreatePolicyVersion => "ram:CreatePolicyVersion",
+    Ram::GetPolicyVersion => "ram:GetPolicyVersion",
+    Ram::ListPolicyVersions => "ram:ListPolicyVersions",
+    Ram::SetDefaultPolicyVersion => "ram:SetDefaultPolicyVersion",
+    Ram::DeletePolicyVersion => "ram:DeletePolicyVersion",
+    Ram::AttachPolicyToUser => "ram:AttachPolicyToUser",
+    Ram::DetachPolicyFromUser => "ram:DetachPolicyFromUser",
+    Ram::AttachPolicyToGroup => "ram:AttachPolicyToGroup",
+    Ram::DetachPolicyFromGroup => "ram:DetachPolicyFromGroup",
+    Ram::ListPoliciesForUser => "ram:ListPoliciesForUser",
+    Ram::ListPoliciesForGroup => "ram:ListPoliciesForGroup",
+    Ram::ListEntitiesForPolicy => "ram:ListEntitiesForPolicy",
     Cas::CreateUserCertificate => "yundun-cert:CreateUserCertificate",
     Cas::DescribeUserCertificateDetail => "yundun-cert:DescribeUserCertificateDetail",
     Cas::DescribeUserCertificateList => "yundun-cert:DescribeUserCertificateList",
@@ -124,6 +150,12 @@ mod tests {
         assert_eq!(Api::from_version("2014-05-01"), None);
         let cas = Action::ALL.iter().filter(|a| a.api() == Api::Cas).count();
         assert_eq!(cas, 7, "the reference lists seven CAS 2018-07-13 actions");
+        let ram = Action::ALL.iter().filter(|a| a.api() == Api::Ram).count();
+        assert_eq!(
+            ram,
+            10 + 26,
+            "users and keys, then groups, policies, attachments"
+        );
         assert_eq!(Action::find(Api::Ram, "CreateUserCertificate"), None);
     }
 }

@@ -420,6 +420,76 @@ struct ErrorBody<'a> {
     access_denied_detail: Option<&'a AccessDeniedDetail>,
 }
 
+impl RpcError {
+    /// `AddUserToGroup` / `RemoveUserFromGroup` outcomes about the
+    /// membership itself; everything else as usual.
+    pub fn membership(e: Error) -> Self {
+        use StatusCode as S;
+        match e {
+            Error::AlreadyExists {
+                what: Entity::Membership,
+                ..
+            } => Self::new(
+                S::CONFLICT,
+                "EntityAlreadyExists.User.Group",
+                "The user has already joined the group.",
+            ),
+            Error::LimitExceeded {
+                what: Entity::Membership,
+            } => Self::new(
+                S::CONFLICT,
+                "LimitExceeded.User.Group",
+                "The count of groups the target user joined beyond the current limits.",
+            ),
+            Error::NotFound {
+                what: Entity::Membership,
+                ..
+            } => Self::new(
+                S::NOT_FOUND,
+                "EntityNotExist.User.Group",
+                "The user does not belong to the group.",
+            ),
+            other => other.into(),
+        }
+    }
+
+    /// Attach / detach outcomes about the attachment, named after the
+    /// target kind (`User.Policy`, `Group.Policy`).
+    pub fn attachment(e: Error, target: &trustdesk_domain::AttachTarget) -> Self {
+        use StatusCode as S;
+        let (kind, noun) = match target {
+            trustdesk_domain::AttachTarget::User(_) => ("User", "user"),
+            trustdesk_domain::AttachTarget::Group(_) => ("Group", "group"),
+        };
+        match e {
+            Error::AlreadyExists {
+                what: Entity::Attachment,
+                ..
+            } => Self::new(
+                S::CONFLICT,
+                format!("EntityAlreadyExists.{kind}.Policy"),
+                format!("The policy has already been attached to the {noun}."),
+            ),
+            Error::LimitExceeded {
+                what: Entity::Attachment,
+            } => Self::new(
+                S::CONFLICT,
+                format!("LimitExceeded.{kind}.Policy"),
+                format!("The count of policies attached to the {noun} beyond the current limits."),
+            ),
+            Error::NotFound {
+                what: Entity::Attachment,
+                ..
+            } => Self::new(
+                S::NOT_FOUND,
+                format!("EntityNotExist.{kind}.Policy"),
+                format!("The policy is not attached to the {noun}."),
+            ),
+            other => other.into(),
+        }
+    }
+}
+
 impl From<Error> for RpcError {
     /// The one mapping from domain errors to RAM codes (reference §e).
     fn from(e: Error) -> Self {
@@ -445,9 +515,40 @@ impl From<Error> for RpcError {
                 what: Entity::Certificate,
                 ..
             } => Self::bad("CertNotExist", "The certificate does not exist."),
-            // No RPC action names an account, a container or an API key.
             Error::NotFound {
-                what: Entity::Account | Entity::Container | Entity::ApiKey,
+                what: Entity::Group,
+                ..
+            } => Self::new(
+                S::NOT_FOUND,
+                "EntityNotExist.Group",
+                "The group does not exist.",
+            ),
+            Error::NotFound {
+                what: Entity::Policy,
+                ..
+            } => Self::new(
+                S::NOT_FOUND,
+                "EntityNotExist.Policy",
+                "The policy does not exist.",
+            ),
+            Error::NotFound {
+                what: Entity::PolicyVersion,
+                ..
+            } => Self::new(
+                S::NOT_FOUND,
+                "EntityNotExist.Policy.Version",
+                "The policy version does not exist.",
+            ),
+            // Memberships and attachments are mapped by `membership` and
+            // `attachment`, which know the target; no RPC action names an
+            // account, a container or an API key.
+            Error::NotFound {
+                what:
+                    Entity::Account
+                    | Entity::Container
+                    | Entity::ApiKey
+                    | Entity::Membership
+                    | Entity::Attachment,
                 ..
             } => Self::internal(),
             Error::AlreadyExists {
@@ -461,6 +562,22 @@ impl From<Error> for RpcError {
                 what: Entity::Certificate,
                 ..
             } => Self::bad("NameRepeat", "The certificate name already exists."),
+            Error::AlreadyExists {
+                what: Entity::Group,
+                ..
+            } => Self::new(
+                S::CONFLICT,
+                "EntityAlreadyExists.Group",
+                "The group does already EXIST.",
+            ),
+            Error::AlreadyExists {
+                what: Entity::Policy,
+                ..
+            } => Self::new(
+                S::CONFLICT,
+                "EntityAlreadyExists.Policy",
+                "The policy does already EXIST.",
+            ),
             Error::AlreadyExists { .. } => Self::internal(),
             Error::LimitExceeded { what: Entity::User } => Self::new(
                 S::CONFLICT,
@@ -474,6 +591,27 @@ impl From<Error> for RpcError {
                 "LimitExceeded.User.AccessKey",
                 "The access key count of the user access keys beyond the current limits.",
             ),
+            Error::LimitExceeded {
+                what: Entity::Group,
+            } => Self::new(
+                S::CONFLICT,
+                "LimitExceeded.Group",
+                "The count of groups beyond the current limits.",
+            ),
+            Error::LimitExceeded {
+                what: Entity::Policy,
+            } => Self::new(
+                S::CONFLICT,
+                "LimitExceeded.Policy",
+                "The count of policies beyond the current limits.",
+            ),
+            Error::LimitExceeded {
+                what: Entity::PolicyVersion,
+            } => Self::new(
+                S::CONFLICT,
+                "LimitExceeded.Policy.Version",
+                "The count of versions of the policy beyond the current limits.",
+            ),
             Error::LimitExceeded { .. } => Self::internal(),
             Error::DeleteConflict {
                 entity: Entity::User,
@@ -483,7 +621,72 @@ impl From<Error> for RpcError {
                 "DeleteConflict.User.AccessKey",
                 "The user CAN NOT has any access key while deleting the user.",
             ),
+            Error::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::Group,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.User.Group",
+                "The user CAN NOT be in any group while deleting the user.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::User,
+                blocker: Entity::Policy,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.User.Policy",
+                "The user CAN NOT has any attached policy while deleting the user.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::Group,
+                blocker: Entity::User,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.Group.User",
+                "The group CAN NOT be deleted while it has any user.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::Group,
+                blocker: Entity::Policy,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.Group.Policy",
+                "The group CAN NOT be deleted while any policy is attached to it.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::Policy,
+                blocker: Entity::User,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.Policy.User",
+                "The policy CAN NOT be deleted while it is attached to any user.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::Policy,
+                blocker: Entity::Group,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.Policy.Group",
+                "The policy CAN NOT be deleted while it is attached to any group.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::Policy,
+                blocker: Entity::PolicyVersion,
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.Policy.Version",
+                "The policy CAN NOT be deleted while it has any version besides the default.",
+            ),
+            Error::DeleteConflict {
+                entity: Entity::PolicyVersion,
+                ..
+            } => Self::new(
+                S::CONFLICT,
+                "DeleteConflict.Policy.Version.Default",
+                "The default version of the policy CAN NOT be deleted.",
+            ),
             Error::DeleteConflict { .. } => Self::internal(),
+            Error::MalformedPolicy(detail) => Self::bad("MalformedPolicyDocument", detail),
             // Only CertCentral's delete refuses the caller's own user.
             Error::OwnUser => Self::internal(),
             Error::Rejected(r) => Self::import_rejected(&r),

@@ -25,6 +25,7 @@ pub mod action;
 pub mod cas;
 pub mod encode;
 pub mod error;
+pub mod iam;
 pub mod params;
 pub mod ram;
 pub mod verify;
@@ -35,7 +36,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::any;
 use trustdesk_domain::{Principal, PrincipalKind};
-use trustdesk_service::{RequestId, Service};
+use trustdesk_service::{Client, RequestId, Service};
 
 use crate::action::{Action, Api};
 use crate::encode::{Format, Reply};
@@ -75,10 +76,15 @@ async fn handle(State(service): State<Service>, request: Request<Body>) -> Respo
         .cloned()
         .unwrap_or_else(RequestId::generate);
     let host = verify::host(&request);
+    let client = request
+        .extensions()
+        .get::<Client>()
+        .copied()
+        .unwrap_or_default();
     match verify::verify(&service, request).await {
         Ok(verified) => {
             let format = verified.format;
-            match dispatch(&service, verified, &request_id).await {
+            match dispatch(&service, verified, &request_id, &client).await {
                 Ok(response) => response,
                 Err(e) => e.into_response(&request_id, &host, format),
             }
@@ -92,6 +98,7 @@ async fn dispatch(
     service: &Service,
     verified: Verified,
     request_id: &RequestId,
+    client: &Client,
 ) -> Result<Response, RpcError> {
     let Verified {
         principal,
@@ -99,11 +106,23 @@ async fn dispatch(
         format,
         args,
     } = verified;
-    let resource = resource_for(service, action, &principal, &args);
-    let auth = service
-        .authorize(&principal, action.permission(), &resource, request_id)
-        .await
-        .map_err(|e| RpcError::denied(e, &principal, action))?;
+    // Actions on two things (a user and a group, a principal and a
+    // policy) need the permission on both resources.
+    let mut auth = None;
+    for resource in resources_for(service, action, &principal, &args) {
+        let token = service
+            .authorize(
+                &principal,
+                action.permission(),
+                &resource,
+                request_id,
+                client,
+            )
+            .await
+            .map_err(|e| RpcError::denied(e, &principal, action))?;
+        auth.get_or_insert(token);
+    }
+    let auth = auth.ok_or_else(RpcError::internal)?;
     let reply = Reply {
         request_id,
         format,
@@ -115,37 +134,77 @@ async fn dispatch(
     }
 }
 
-/// The resource each action acts on, for the policy evaluator. Built from
-/// the raw parameter: validation comes after authorization, so an
-/// unauthorized caller learns nothing about parameter rules.
-fn resource_for(service: &Service, action: Action, principal: &Principal, args: &Args) -> String {
+/// The resources each action acts on, for the policy evaluator (one or
+/// two: `AddUserToGroup` needs the user and the group, `Attach*` the
+/// principal and the policy; reference §e.12). Built from the raw
+/// parameters: validation comes after authorization, so an unauthorized
+/// caller learns nothing about parameter rules.
+fn resources_for(
+    service: &Service,
+    action: Action,
+    principal: &Principal,
+    args: &Args,
+) -> Vec<String> {
+    use Action as A;
     let caller_name = match &principal.kind {
         PrincipalKind::Root => "*",
         PrincipalKind::User { name, .. } => name.as_str(),
     };
+    let arg = |name: &str| args.optional(name).filter(|v| !v.is_empty()).unwrap_or("*");
     let user = |name: &str| service.user_resource(principal, name);
+    let group = |name: &str| service.ram_resource(principal, "group", name);
+    let policy = || {
+        let name = arg("PolicyName");
+        if args.optional("PolicyType") == Some("System") {
+            service.system_policy_resource(name)
+        } else {
+            service.ram_resource(principal, "policy", name)
+        }
+    };
     let cert = |id: &str| service.certificate_resource(principal, id);
     match action {
-        Action::CreateUser | Action::ListUsers => user("*"),
-        Action::GetUser | Action::UpdateUser | Action::DeleteUser => {
-            user(args.optional("UserName").unwrap_or("*"))
-        }
-        Action::CreateAccessKey
-        | Action::ListAccessKeys
-        | Action::UpdateAccessKey
-        | Action::DeleteAccessKey
-        | Action::GetAccessKeyLastUsed => user(
+        A::CreateUser | A::ListUsers => vec![user("*")],
+        A::GetUser | A::UpdateUser | A::DeleteUser => vec![user(arg("UserName"))],
+        A::CreateAccessKey
+        | A::ListAccessKeys
+        | A::UpdateAccessKey
+        | A::DeleteAccessKey
+        | A::GetAccessKeyLastUsed => vec![user(
             args.optional("UserName")
                 .filter(|n| !n.is_empty())
                 .unwrap_or(caller_name),
-        ),
-        Action::CreateUserCertificate
-        | Action::DescribeUserCertificateList
-        | Action::CreateDVOrderAudit
-        | Action::DescribeDVOrderResult
-        | Action::DescribeOrderInstanceList => cert("*"),
-        Action::DescribeUserCertificateDetail | Action::DeleteUserCertificate => {
-            cert(args.optional("CertId").unwrap_or("*"))
+        )],
+        A::CreateGroup | A::ListGroups => vec![group("*")],
+        A::GetGroup | A::UpdateGroup | A::DeleteGroup | A::ListUsersForGroup => {
+            vec![group(arg("GroupName"))]
+        }
+        A::ListGroupsForUser => vec![user(arg("UserName"))],
+        A::AddUserToGroup | A::RemoveUserFromGroup => {
+            vec![user(arg("UserName")), group(arg("GroupName"))]
+        }
+        A::CreatePolicy | A::ListPolicies => vec![service.ram_resource(principal, "policy", "*")],
+        A::GetPolicy
+        | A::UpdatePolicyDescription
+        | A::DeletePolicy
+        | A::CreatePolicyVersion
+        | A::GetPolicyVersion
+        | A::ListPolicyVersions
+        | A::SetDefaultPolicyVersion
+        | A::DeletePolicyVersion
+        | A::ListEntitiesForPolicy => vec![policy()],
+        A::AttachPolicyToUser | A::DetachPolicyFromUser => vec![user(arg("UserName")), policy()],
+        A::AttachPolicyToGroup | A::DetachPolicyFromGroup => {
+            vec![group(arg("GroupName")), policy()]
+        }
+        A::ListPoliciesForUser => vec![user(arg("UserName"))],
+        A::ListPoliciesForGroup => vec![group(arg("GroupName"))],
+        A::CreateUserCertificate
+        | A::DescribeUserCertificateList
+        | A::CreateDVOrderAudit
+        | A::DescribeDVOrderResult
+        | A::DescribeOrderInstanceList => vec![cert("*")],
+        A::DescribeUserCertificateDetail | A::DeleteUserCertificate => {
+            vec![cert(args.optional("CertId").unwrap_or("*"))]
         }
     }
 }

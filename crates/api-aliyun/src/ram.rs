@@ -47,9 +47,8 @@ pub(crate) async fn run(
         Action::UpdateAccessKey => update_access_key(service, auth, args, reply).await,
         Action::DeleteAccessKey => delete_access_key(service, auth, args, reply).await,
         Action::GetAccessKeyLastUsed => access_key_last_used(service, auth, args, reply).await,
-        // `dispatch` routes by API version; another API's action never
-        // gets here, and if it did it would not exist in this one.
-        _ => Err(RpcError::action_not_found()),
+        // Groups, policies and attachments.
+        _ => crate::iam::run(service, auth, args, reply).await,
     }
 }
 

@@ -82,6 +82,11 @@ impl ApiError {
             Entity::Account => ("not_found|account", "account"),
             Entity::AccessKey => ("not_found|key", "key"),
             Entity::Certificate => ("not_found|certificate", "certificate"),
+            Entity::Group => ("not_found|group", "group"),
+            Entity::Policy | Entity::PolicyVersion | Entity::Attachment => {
+                ("not_found|policy", "policy")
+            }
+            Entity::Membership => ("not_found|user", "user"),
         };
         Self::one(
             StatusCode::NOT_FOUND,
@@ -197,7 +202,7 @@ impl From<Error> for ApiError {
                 "You cannot delete your own user.",
             ),
             Error::Denied { .. } => Self::missing_permission(),
-            Error::Rejected(_) => Self::bad_format(),
+            Error::Rejected(_) | Error::MalformedPolicy(_) => Self::bad_format(),
             Error::Storage(e) => {
                 tracing::error!(error = %e, "storage failure on the CertCentral face");
                 Self::internal()

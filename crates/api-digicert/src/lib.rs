@@ -45,7 +45,8 @@ use trustdesk_domain::certcentral::{
 };
 use trustdesk_domain::{ProfilePatch, UserId, UserPatch};
 use trustdesk_service::{
-    ApiCaller, Authorized, NewCcUser, NewServiceUser, RequestId, Service, certcentral_resource,
+    ApiCaller, Authorized, Client, NewCcUser, NewServiceUser, RequestId, Service,
+    certcentral_resource,
 };
 
 use crate::error::ApiError;
@@ -97,11 +98,16 @@ async fn handle(service: &Service, request: Request) -> Reply {
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(RequestId::generate);
+    let client = parts
+        .extensions
+        .get::<Client>()
+        .copied()
+        .unwrap_or_default();
+    let op = route.operation();
+    let auth = authorize(service, &caller, op, &request_id, &client).await?;
+    service.touch_api_key(caller.key.id);
     let query = wire::query_pairs(parts.uri.query().unwrap_or_default())
         .ok_or_else(|| ApiError::fields(vec![error::invalid("query")]))?;
-    let op = route.operation();
-    let auth = authorize(service, &caller, op, &request_id).await?;
-    service.touch_api_key(caller.key.id);
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -115,6 +121,7 @@ async fn handle(service: &Service, request: Request) -> Reply {
         service,
         caller: &caller,
         request_id: &request_id,
+        client,
         path: parts.uri.path(),
     };
     h.dispatch(route, auth, &query, &body).await
@@ -125,10 +132,17 @@ async fn authorize(
     caller: &ApiCaller,
     op: Operation,
     request: &RequestId,
+    client: &Client,
 ) -> Result<Authorized, ApiError> {
     let resource = certcentral_resource(caller.principal.account, "*");
     Ok(service
-        .authorize(&caller.principal, op.permission(), &resource, request)
+        .authorize(
+            &caller.principal,
+            op.permission(),
+            &resource,
+            request,
+            client,
+        )
         .await?)
 }
 
@@ -136,6 +150,7 @@ struct Handler<'a> {
     service: &'a Service,
     caller: &'a Arc<ApiCaller>,
     request_id: &'a RequestId,
+    client: Client,
     path: &'a str,
 }
 
@@ -525,6 +540,7 @@ impl Handler<'_> {
             self.caller,
             Operation::AddServiceUser,
             self.request_id,
+            &self.client,
         )
         .await?;
         let email = f.required("email", input::email);

@@ -637,6 +637,7 @@ fn allow(ops: &[Operation]) -> PolicyDocument {
             effect: Effect::Allow,
             actions: ops.iter().map(|o| o.permission().to_owned()).collect(),
             resources: vec!["*".to_owned()],
+            conditions: Vec::new(),
         }],
     }
 }
@@ -645,10 +646,12 @@ fn allow(ops: &[Operation]) -> PolicyDocument {
 /// `op` on `resource`: the user's role and the key's restriction must both
 /// allow it.
 pub fn allows(role: AccessRole, key_role: KeyRole, op: Operation, resource: &str) -> bool {
-    let by_role = evaluate([&role.policy()], op.permission(), resource) == Decision::Allow;
+    // Roles carry no conditions: any request context decides the same.
+    let ctx = crate::policy::RequestContext::at(OffsetDateTime::UNIX_EPOCH);
+    let by_role = evaluate([&role.policy()], op.permission(), resource, &ctx) == Decision::Allow;
     let by_key = key_role
         .policy()
-        .is_none_or(|p| evaluate([&p], op.permission(), resource) == Decision::Allow);
+        .is_none_or(|p| evaluate([&p], op.permission(), resource, &ctx) == Decision::Allow);
     by_role && by_key
 }
 

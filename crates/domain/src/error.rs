@@ -14,6 +14,13 @@ pub enum Entity {
     Certificate,
     Container,
     ApiKey,
+    Group,
+    Policy,
+    PolicyVersion,
+    /// A user's membership of a group.
+    Membership,
+    /// A policy's attachment to a user or group.
+    Attachment,
 }
 
 impl fmt::Display for Entity {
@@ -25,6 +32,11 @@ impl fmt::Display for Entity {
             Entity::Certificate => "certificate",
             Entity::Container => "container",
             Entity::ApiKey => "API key",
+            Entity::Group => "group",
+            Entity::Policy => "policy",
+            Entity::PolicyVersion => "policy version",
+            Entity::Membership => "group membership",
+            Entity::Attachment => "policy attachment",
         })
     }
 }
@@ -65,6 +77,10 @@ pub enum Error {
     /// A certificate upload failed the import checks.
     #[error(transparent)]
     Rejected(#[from] crate::certificate::ImportRejection),
+    /// A policy document failed to parse; the message points at the bad
+    /// part.
+    #[error("malformed policy document: {0}")]
+    MalformedPolicy(String),
     /// A caller tried to delete the identity it is acting as.
     #[error("cannot delete the calling user")]
     OwnUser,

@@ -72,3 +72,13 @@ impl fmt::Display for ApiKeyId {
 /// CertCentral face, whose ids are JSON numbers, can show the same id RAM
 /// shows as a string.
 pub const MAX_JSON_SAFE_ID: u64 = 9_007_199_254_740_991;
+
+/// A RAM group's id: 16 digits, a string on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub u64);
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -13,8 +13,11 @@ pub mod certcentral;
 pub mod certificate;
 pub mod clock;
 pub mod error;
+pub mod group;
 pub mod ids;
 pub mod policy;
+pub mod policy_doc;
+pub mod ram_policy;
 pub mod store;
 pub mod user;
 pub mod validate;
@@ -31,11 +34,19 @@ pub use certificate::{
 };
 pub use clock::{Clock, SystemClock};
 pub use error::{Entity, Error, OrNotFound, StoreError};
-pub use ids::{AccessKeyId, AccountId, ApiKeyId, ContainerId, UserId};
+pub use group::{Group, GroupCursor, GroupMembership, GroupPage, GroupPatch, Member, MemberPage};
+pub use ids::{AccessKeyId, AccountId, ApiKeyId, ContainerId, GroupId, UserId};
 pub use policy::{Authorized, Decision, Principal, PrincipalKind};
+pub use ram_policy::{
+    AttachTarget, Attachment, EffectivePolicy, ManagedPolicy, NewPolicy, PolicyEntities,
+    PolicyLimits, PolicyType, PolicyVersion, RotateStrategy,
+};
 pub use store::{
     AccessKeyStore, Account, AccountStore, ApiKeyStore, AuditStore, CertificateStore,
-    ContainerStore, NonceStore, Store, UserCursor, UserPage, UserStore,
+    ContainerStore, GroupStore, NonceStore, PolicyStore, Store, UserCursor, UserPage, UserStore,
 };
 pub use user::{NewUser, User, UserPatch};
-pub use validate::{CertificateName, Comments, DisplayName, Email, MobilePhone, Problem, UserName};
+pub use validate::{
+    CertificateName, Comments, Description, DisplayName, Email, GroupName, MobilePhone, PolicyName,
+    Problem, UserName,
+};

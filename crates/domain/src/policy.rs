@@ -12,8 +12,12 @@
 //! case-sensitively. `*` matches any run of characters (including none) and
 //! `?` exactly one.
 //!
-//! Policy documents, conditions, groups and their storage arrive with the
-//! policy work; this module already decides every call.
+//! A statement applies when its action and resource patterns match and all
+//! its conditions hold for the request ([`RequestContext`]); the document
+//! language and conditions are in [`crate::policy_doc`]. A principal is
+//! judged by its identity policies (carried by its credential, plus those
+//! a caller passes to [`authorize_with`]: attached and group policies) and
+//! narrowed by its credential's scope.
 
 use std::sync::Arc;
 
@@ -73,6 +77,8 @@ pub struct Statement {
     pub actions: Vec<String>,
     /// ARN patterns.
     pub resources: Vec<String>,
+    /// All must hold for the statement to apply.
+    pub conditions: Vec<crate::policy_doc::Condition>,
 }
 
 /// A policy document: a list of statements.
@@ -89,23 +95,32 @@ pub enum Decision {
     ImplicitDeny,
 }
 
+pub use crate::policy_doc::{MalformedPolicy, RequestContext};
+
 /// Evaluates `action` on `resource` against identity policies.
 pub fn evaluate<'a>(
     policies: impl IntoIterator<Item = &'a PolicyDocument>,
     action: &str,
     resource: &str,
+    ctx: &RequestContext,
 ) -> Decision {
     let mut allowed = false;
     for statement in policies.into_iter().flat_map(|p| &p.statements) {
-        let action_hit = statement
+        // An Allow cannot change an answer that is already Allow: skip its
+        // pattern work.
+        if allowed && statement.effect == Effect::Allow {
+            continue;
+        }
+        let applies = statement
             .actions
             .iter()
-            .any(|p| wildcard_match(p, action, true));
-        let resource_hit = statement
-            .resources
-            .iter()
-            .any(|p| wildcard_match(p, resource, false));
-        if action_hit && resource_hit {
+            .any(|p| wildcard_match(p, action, true))
+            && statement
+                .resources
+                .iter()
+                .any(|p| wildcard_match(p, resource, false))
+            && statement.conditions.iter().all(|c| c.holds(ctx));
+        if applies {
             match statement.effect {
                 Effect::Deny => return Decision::ExplicitDeny,
                 Effect::Allow => allowed = true,
@@ -119,25 +134,63 @@ pub fn evaluate<'a>(
     }
 }
 
-/// Glob match with `*` and `?`, iterative with single backtracking point
-/// (linear in practice, no recursion to blow the stack on hostile input).
+/// Glob match with `*` and `?` (iterative, one backtracking point: linear
+/// in practice, no recursion). Works on bytes when both sides are ASCII
+/// (every action and nearly every resource), on chars otherwise; never
+/// allocates for ASCII input.
 pub fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let eq = |a: char, b: char| {
-        if ignore_case {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
-    };
+    if pattern.is_ascii() && text.is_ascii() {
+        glob(pattern.as_bytes(), text.as_bytes(), |a, b| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        })
+    } else {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        glob(&p, &t, |a, b| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        })
+    }
+}
+
+trait Glyph: Copy {
+    fn is_star(self) -> bool;
+    fn is_any(self) -> bool;
+}
+
+impl Glyph for u8 {
+    fn is_star(self) -> bool {
+        self == b'*'
+    }
+    fn is_any(self) -> bool {
+        self == b'?'
+    }
+}
+
+impl Glyph for char {
+    fn is_star(self) -> bool {
+        self == '*'
+    }
+    fn is_any(self) -> bool {
+        self == '?'
+    }
+}
+
+fn glob<T: Glyph>(p: &[T], t: &[T], eq: impl Fn(T, T) -> bool) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && eq(p[pi], t[ti]))) {
+        if pi < p.len() && (p[pi].is_any() || (!p[pi].is_star() && eq(p[pi], t[ti]))) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi].is_star() {
             star = Some((pi, ti));
             pi += 1;
         } else if let Some((sp, st)) = star {
@@ -148,7 +201,7 @@ pub fn wildcard_match(pattern: &str, text: &str, ignore_case: bool) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|c| c.is_star())
 }
 
 /// Proof that the evaluator allowed `permission` for `principal`. Only
@@ -190,13 +243,31 @@ pub fn authorize(
     principal: &Principal,
     permission: &'static str,
     resource: &str,
+    ctx: &RequestContext,
+) -> Result<Authorized, crate::Error> {
+    authorize_with(principal, &[], permission, resource, ctx)
+}
+
+/// [`authorize`], with `extra` identity policies besides those the
+/// principal carries (the ones attached to the user and its groups).
+pub fn authorize_with(
+    principal: &Principal,
+    extra: &[PolicyDocument],
+    permission: &'static str,
+    resource: &str,
+    ctx: &RequestContext,
 ) -> Result<Authorized, crate::Error> {
     let by_identity = match principal.kind {
         PrincipalKind::Root => Decision::Allow,
-        PrincipalKind::User { .. } => evaluate(principal.policies.iter(), permission, resource),
+        PrincipalKind::User { .. } => evaluate(
+            principal.policies.iter().chain(extra),
+            permission,
+            resource,
+            ctx,
+        ),
     };
     let decision = match (&principal.scope, by_identity) {
-        (Some(scope), Decision::Allow) => evaluate([scope.as_ref()], permission, resource),
+        (Some(scope), Decision::Allow) => evaluate([scope.as_ref()], permission, resource, ctx),
         (_, d) => d,
     };
     match decision {
@@ -220,7 +291,12 @@ mod tests {
             effect,
             actions: actions.iter().map(|s| s.to_string()).collect(),
             resources: resources.iter().map(|s| s.to_string()).collect(),
+            conditions: Vec::new(),
         }
+    }
+
+    fn ctx() -> RequestContext {
+        RequestContext::at(time::macros::datetime!(2026-01-01 00:00:00 UTC))
     }
 
     fn user() -> Principal {
@@ -263,10 +339,10 @@ mod tests {
     #[test]
     fn no_policies_means_implicit_deny() {
         assert_eq!(
-            evaluate([], "ram:GetUser", "acs:ram:*:1:user/a"),
+            evaluate([], "ram:GetUser", "acs:ram:*:1:user/a", &ctx()),
             Decision::ImplicitDeny
         );
-        assert!(authorize(&user(), "ram:GetUser", "acs:ram:*:1:user/a").is_err());
+        assert!(authorize(&user(), "ram:GetUser", "acs:ram:*:1:user/a", &ctx()).is_err());
     }
 
     #[test]
@@ -277,9 +353,9 @@ mod tests {
                 stmt(Effect::Deny, &["ram:DeleteUser"], &["*"]),
             ],
         };
-        assert_eq!(evaluate([&p], "ram:GetUser", "x"), Decision::Allow);
+        assert_eq!(evaluate([&p], "ram:GetUser", "x", &ctx()), Decision::Allow);
         assert_eq!(
-            evaluate([&p], "ram:DeleteUser", "x"),
+            evaluate([&p], "ram:DeleteUser", "x", &ctx()),
             Decision::ExplicitDeny
         );
     }
@@ -306,6 +382,7 @@ mod tests {
                 effect: if allow { Effect::Allow } else { Effect::Deny },
                 actions: a.into_iter().map(String::from).collect(),
                 resources: r.into_iter().map(String::from).collect(),
+                conditions: Vec::new(),
             })
     }
 
@@ -314,14 +391,14 @@ mod tests {
         fn adding_a_deny_never_allows_more(stmts in proptest::collection::vec(arb_statement(), 0..6), extra in arb_statement(),
                                           action in proptest::sample::select(vec!["ram:GetUser", "ram:CreateUser", "ram:ListUsers"]),
                                           resource in proptest::sample::select(vec!["acs:ram:*:1:user/ab", "acs:ram:*:1:user/*", "acs:ram:*:2:user/a"])) {
-            let before = evaluate([&PolicyDocument { statements: stmts.clone() }], action, resource);
+            let before = evaluate([&PolicyDocument { statements: stmts.clone() }], action, resource, &ctx());
             let mut with = stmts.clone();
             with.push(Statement { effect: Effect::Deny, ..extra.clone() });
-            let after_deny = evaluate([&PolicyDocument { statements: with }], action, resource);
+            let after_deny = evaluate([&PolicyDocument { statements: with }], action, resource, &ctx());
             if before != Decision::Allow { proptest::prop_assert_ne!(after_deny, Decision::Allow); }
             let mut with = stmts;
             with.push(Statement { effect: Effect::Allow, ..extra });
-            let after_allow = evaluate([&PolicyDocument { statements: with }], action, resource);
+            let after_allow = evaluate([&PolicyDocument { statements: with }], action, resource, &ctx());
             if before == Decision::Allow { proptest::prop_assert_eq!(after_allow, Decision::Allow); }
         }
 
@@ -339,7 +416,7 @@ mod tests {
             kind: PrincipalKind::Root,
             ..user()
         };
-        let token = authorize(&root, "ram:CreateUser", "acs:ram:*:1:user/*").unwrap();
+        let token = authorize(&root, "ram:CreateUser", "acs:ram:*:1:user/*", &ctx()).unwrap();
         assert!(token.require("ram:CreateUser").is_ok());
         assert!(token.require("ram:DeleteUser").is_err());
     }
@@ -351,13 +428,16 @@ mod tests {
         };
         let mut p = user();
         p.policies = Arc::from([allow(&["cc:*"])]);
-        assert!(authorize(&p, "cc:AddUser", "*").is_ok());
+        assert!(authorize(&p, "cc:AddUser", "*", &ctx()).is_ok());
         p.scope = Some(Arc::new(allow(&["cc:List*"])));
-        assert!(authorize(&p, "cc:AddUser", "*").is_err(), "scope narrows");
-        assert!(authorize(&p, "cc:ListUsers", "*").is_ok());
+        assert!(
+            authorize(&p, "cc:AddUser", "*", &ctx()).is_err(),
+            "scope narrows"
+        );
+        assert!(authorize(&p, "cc:ListUsers", "*", &ctx()).is_ok());
         p.policies = Arc::from([]);
         assert!(
-            authorize(&p, "cc:ListUsers", "*").is_err(),
+            authorize(&p, "cc:ListUsers", "*", &ctx()).is_err(),
             "scope never widens"
         );
     }

@@ -21,9 +21,15 @@ use crate::certcentral::{
 };
 use crate::certificate::{CertificateId, CertificatePage, NewCertificate, StoredCertificate};
 use crate::error::StoreError;
+use crate::group::{Group, GroupCursor, GroupMembership, GroupPage, GroupPatch, MemberPage};
 use crate::ids::{AccessKeyId, AccountId, ApiKeyId, ContainerId, UserId};
+use crate::ram_policy::{
+    AttachTarget, Attachment, EffectivePolicy, ManagedPolicy, NewPolicy, PolicyEntities,
+    PolicyType, PolicyVersion, RotateStrategy,
+};
 use crate::user::{User, UserPatch};
 use crate::validate::UserName;
+use crate::validate::{Description, GroupName, PolicyName};
 
 /// An account: the tenant every other record belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,8 +86,9 @@ pub trait UserStore: Send + Sync {
         patch: &UserPatch,
         now: OffsetDateTime,
     ) -> Result<User, StoreError>;
-    /// `NotFound(User)`, or `DeleteConflict { User, AccessKey }` while the
-    /// user still has keys.
+    /// `NotFound(User)`, or `DeleteConflict { User, Group | AccessKey |
+    /// Policy }` while the user is in a group, has access keys or has
+    /// policies attached (checked in that order). API keys go with it.
     async fn delete_user(&self, account: AccountId, name: &UserName) -> Result<(), StoreError>;
     /// Users in creation order, starting after `after`, at most `limit`.
     async fn list_users(
@@ -277,6 +284,197 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Vec<(u64, AuditEvent)>, StoreError>;
 }
 
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// `AlreadyExists(Group)` if the name is taken (ignoring ASCII case),
+    /// `LimitExceeded(Group)` if the account has `max_groups`.
+    async fn create_group(&self, group: &Group, max_groups: u32) -> Result<(), StoreError>;
+    async fn group(
+        &self,
+        account: AccountId,
+        name: &GroupName,
+    ) -> Result<Option<Group>, StoreError>;
+    /// `NotFound(Group)`, or `AlreadyExists(Group)` when a rename collides.
+    async fn update_group(
+        &self,
+        account: AccountId,
+        name: &GroupName,
+        patch: &GroupPatch,
+        now: OffsetDateTime,
+    ) -> Result<Group, StoreError>;
+    /// `NotFound(Group)`; `DeleteConflict { Group, User }` while it has
+    /// members, `DeleteConflict { Group, Policy }` while policies are
+    /// attached to it.
+    async fn delete_group(&self, account: AccountId, name: &GroupName) -> Result<(), StoreError>;
+    /// Groups in creation order after `after`, at most `limit`.
+    async fn list_groups(
+        &self,
+        account: AccountId,
+        after: Option<GroupCursor>,
+        limit: u32,
+    ) -> Result<GroupPage, StoreError>;
+    /// `NotFound(User)` / `NotFound(Group)`, `AlreadyExists(Membership)`,
+    /// `LimitExceeded(Membership)` when the user is in `max_per_user`
+    /// groups.
+    async fn add_user_to_group(
+        &self,
+        account: AccountId,
+        group: &GroupName,
+        user: &UserName,
+        max_per_user: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// `NotFound(User)` / `NotFound(Group)` / `NotFound(Membership)`.
+    async fn remove_user_from_group(
+        &self,
+        account: AccountId,
+        group: &GroupName,
+        user: &UserName,
+    ) -> Result<(), StoreError>;
+    /// The user's groups in joining order. `NotFound(User)`.
+    async fn groups_for_user(
+        &self,
+        account: AccountId,
+        user: &UserName,
+    ) -> Result<Vec<GroupMembership>, StoreError>;
+    /// The group's members in joining order after `after`, at most
+    /// `limit`. `NotFound(Group)`.
+    async fn users_for_group(
+        &self,
+        account: AccountId,
+        group: &GroupName,
+        after: Option<GroupCursor>,
+        limit: u32,
+    ) -> Result<MemberPage, StoreError>;
+}
+
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Creates a custom policy with version `v1` as its default.
+    /// `AlreadyExists(Policy)`, `LimitExceeded(Policy)` at `max_policies`.
+    async fn create_policy(
+        &self,
+        policy: &NewPolicy,
+        max_policies: u32,
+    ) -> Result<ManagedPolicy, StoreError>;
+    /// A custom policy of the account.
+    async fn custom_policy(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+    ) -> Result<Option<ManagedPolicy>, StoreError>;
+    /// Every custom policy of the account, by name (an account holds at
+    /// most 1,500).
+    async fn custom_policies(&self, account: AccountId) -> Result<Vec<ManagedPolicy>, StoreError>;
+    /// How many users and groups each system policy is attached to in the
+    /// account (policies attached nowhere are left out).
+    async fn system_attachment_counts(
+        &self,
+        account: AccountId,
+    ) -> Result<Vec<(PolicyName, u64)>, StoreError>;
+    /// `NotFound(Policy)`.
+    async fn update_policy_description(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+        description: Option<&Description>,
+        now: OffsetDateTime,
+    ) -> Result<ManagedPolicy, StoreError>;
+    /// `NotFound(Policy)`. Without `cascade`: `DeleteConflict { Policy,
+    /// User }` / `{ Policy, Group }` while attached, `DeleteConflict {
+    /// Policy, PolicyVersion }` while it has versions besides the default.
+    /// With `cascade` it is detached and its versions go with it.
+    async fn delete_policy(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+        cascade: bool,
+    ) -> Result<(), StoreError>;
+    /// The versions, oldest first. `NotFound(Policy)`.
+    async fn policy_versions(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+    ) -> Result<Vec<PolicyVersion>, StoreError>;
+    /// Adds a version (`v<N+1>`). `NotFound(Policy)`,
+    /// `LimitExceeded(PolicyVersion)` at `max_versions` unless `rotate`
+    /// allows deleting the oldest non-default one.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_policy_version(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+        document: &str,
+        set_default: bool,
+        rotate: RotateStrategy,
+        max_versions: u32,
+        now: OffsetDateTime,
+    ) -> Result<PolicyVersion, StoreError>;
+    /// `NotFound(Policy)` / `NotFound(PolicyVersion)`.
+    async fn set_default_policy_version(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+        version: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// `NotFound(Policy)` / `NotFound(PolicyVersion)`;
+    /// `DeleteConflict { PolicyVersion, Policy }` for the default version.
+    async fn delete_policy_version(
+        &self,
+        account: AccountId,
+        name: &PolicyName,
+        version: &str,
+    ) -> Result<(), StoreError>;
+    /// Attaches a policy. For custom policies `NotFound(Policy)` unless it
+    /// exists (system names are checked by the caller); `NotFound(User)` /
+    /// `NotFound(Group)` for the target; `AlreadyExists(Attachment)`;
+    /// `LimitExceeded(Attachment)` when the target already has `max` of
+    /// that policy type.
+    async fn attach_policy(
+        &self,
+        account: AccountId,
+        kind: PolicyType,
+        name: &PolicyName,
+        target: &AttachTarget,
+        max: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// `NotFound(User)` / `NotFound(Group)` / `NotFound(Attachment)`.
+    async fn detach_policy(
+        &self,
+        account: AccountId,
+        kind: PolicyType,
+        name: &PolicyName,
+        target: &AttachTarget,
+    ) -> Result<(), StoreError>;
+    /// The policies attached to the target, in attachment order.
+    /// `NotFound(User)` / `NotFound(Group)`.
+    async fn policies_for(
+        &self,
+        account: AccountId,
+        target: &AttachTarget,
+    ) -> Result<Vec<Attachment>, StoreError>;
+    /// The users and groups a policy is attached to.
+    async fn entities_for_policy(
+        &self,
+        account: AccountId,
+        kind: PolicyType,
+        name: &PolicyName,
+    ) -> Result<PolicyEntities, StoreError>;
+    /// Every policy that applies to the user: attached to it or to one of
+    /// its groups (each once).
+    async fn effective_policies(
+        &self,
+        account: AccountId,
+        user: UserId,
+    ) -> Result<Vec<EffectivePolicy>, StoreError>;
+    /// A counter that grows with every change that can change a decision
+    /// in the account (attachments, memberships, versions, deletions).
+    /// Nodes compare it to invalidate cached policies.
+    async fn policy_epoch(&self, account: AccountId) -> Result<u64, StoreError>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
@@ -288,6 +486,8 @@ pub trait Store:
     + AuditStore
     + ContainerStore
     + ApiKeyStore
+    + GroupStore
+    + PolicyStore
 {
     /// Cheap round trip proving the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;

@@ -117,6 +117,61 @@ validated_string!(
     check_certificate_name
 );
 
+validated_string!(
+    /// A RAM group name: 1–64 characters of `A–Z a–z 0–9 . _ -` (the
+    /// current SDK documentation; the older error page allowed only
+    /// letters, digits and `-`). Unique per account, compared ignoring
+    /// ASCII case like user names.
+    GroupName,
+    check_group_name
+);
+validated_string!(
+    /// A RAM policy name: 1–128 characters of `A–Z a–z 0–9 -`. Unique per
+    /// account among custom policies, compared exactly.
+    PolicyName,
+    check_policy_name
+);
+validated_string!(
+    /// A policy's description: at most 1024 characters.
+    Description,
+    check_description
+);
+
+fn check_group_name(v: &str) -> Result<(), Problem> {
+    length_within(v, 64)?;
+    if v.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        Ok(())
+    } else {
+        Err(Problem::InvalidChars)
+    }
+}
+
+fn check_policy_name(v: &str) -> Result<(), Problem> {
+    length_within(v, 128)?;
+    if v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(())
+    } else {
+        Err(Problem::InvalidChars)
+    }
+}
+
+fn check_description(v: &str) -> Result<(), Problem> {
+    if v.chars().count() > 1024 {
+        Err(Problem::Length)
+    } else {
+        Ok(())
+    }
+}
+
+impl GroupName {
+    /// The key under which uniqueness is enforced.
+    pub fn folded(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
 fn check_certificate_name(v: &str) -> Result<(), Problem> {
     length_within(v, 128)?;
     if v.chars().any(char::is_control) {

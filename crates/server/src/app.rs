@@ -97,6 +97,14 @@ fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn request_context(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    request.extensions_mut().insert(trustdesk_service::Client {
+        ip: peer,
+        secure_transport: false,
+    });
     let span = tracing::info_span!(
         "request",
         request_id = %id.as_str(),

@@ -216,7 +216,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, startup_ms = started.elapsed().as_millis() as u64, "trustdesk is serving");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });

@@ -11,6 +11,7 @@ mod bootstrap;
 mod certcentral;
 mod certificates;
 mod credentials;
+mod iam;
 mod ram;
 pub use ram::KeyTarget;
 
@@ -24,6 +25,7 @@ pub use bootstrap::{Bootstrap, BootstrapKey};
 pub use certcentral::{ApiCaller, NewCcUser, NewServiceUser, resource as certcentral_resource};
 pub use certificates::{AUDITED, CertificateDetail, key_algorithm};
 pub use credentials::Credential;
+pub use iam::{EPOCH_RECHECK, system_document_text};
 pub use trustdesk_domain as domain;
 pub use trustdesk_domain::{Authorized, Error};
 pub use trustdesk_secrets::AccessKeySecret;
@@ -62,6 +64,19 @@ impl RequestId {
     }
 }
 
+/// Facts about the connection a request came over, for policy
+/// conditions (`acs:SourceIp`, `acs:SecureTransport`). The server sets it
+/// as a request extension; absent (in-process tests), it is all unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The peer's address (not `X-Forwarded-For`: a header anyone can
+    /// send is not evidence of where a request came from).
+    pub ip: Option<std::net::IpAddr>,
+    /// Whether the request arrived over TLS (trustdesk serves plain HTTP
+    /// today, so this is false).
+    pub secure_transport: bool,
+}
+
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -80,6 +95,8 @@ pub struct Limits {
     pub key_cache_ttl: Duration,
     /// Size and shape limits of certificate uploads.
     pub import: trustdesk_pki::Limits,
+    /// Group and policy limits.
+    pub policies: trustdesk_domain::PolicyLimits,
 }
 
 impl Default for Limits {
@@ -91,6 +108,7 @@ impl Default for Limits {
             timestamp_window: Duration::minutes(15),
             key_cache_ttl: Duration::seconds(5),
             import: trustdesk_pki::Limits::default(),
+            policies: trustdesk_domain::PolicyLimits::default(),
         }
     }
 }
@@ -108,6 +126,7 @@ struct Inner {
     limits: Limits,
     keys: credentials::KeyCache,
     cc: certcentral::CcCache,
+    iam: iam::PolicyCache,
     /// API key uses not yet written (flushed with the access keys').
     api_key_usage: std::sync::Mutex<
         std::collections::HashMap<trustdesk_domain::ApiKeyId, time::OffsetDateTime>,
@@ -129,6 +148,7 @@ impl Service {
                 limits,
                 keys: credentials::KeyCache::default(),
                 cc: certcentral::CcCache::default(),
+                iam: iam::PolicyCache::default(),
                 api_key_usage: std::sync::Mutex::default(),
             }),
         }

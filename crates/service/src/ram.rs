@@ -29,12 +29,12 @@ impl Service {
     /// Asks the policy evaluator whether `principal` may perform
     /// `permission` on `resource`.
     ///
-    /// The principal carries its identity policies (today a user's
-    /// CertCentral role, which grants only `certcentral:` permissions; RAM
-    /// policies cannot be attached yet, so a RAM user is denied every RAM
-    /// and CAS action) and its credential's scope; the root identity is
-    /// allowed everything: the vendor's behaviour for a user without
-    /// policies.
+    /// A user is judged by the policy of its CertCentral role (carried by
+    /// its credential), the policies attached to it and to its groups
+    /// (cached, see `iam`), and its credential's scope; the root identity
+    /// is allowed everything. Conditions see the request time, the peer's
+    /// address and whether the transport was secure; there is no MFA
+    /// sign-in, so `acs:MFAPresent` is false.
     ///
     /// Refusals of the permissions in [`crate::AUDITED`] are written to the
     /// audit trail.
@@ -44,13 +44,32 @@ impl Service {
         permission: &'static str,
         resource: &str,
         request: &crate::RequestId,
+        client: &crate::Client,
     ) -> Result<Authorized, Error> {
-        let decision = policy::authorize(principal, permission, resource);
+        let attached = self.attached_policies(principal).await?;
+        let ctx = policy::RequestContext {
+            current_time: self.inner.clock.now(),
+            source_ip: client.ip,
+            secure_transport: client.secure_transport,
+            mfa_present: false,
+        };
+        let decision = policy::authorize_with(principal, &attached, permission, resource, &ctx);
         if decision.is_err() {
             self.audit_denial(principal, permission, resource, request)
                 .await;
         }
         decision
+    }
+
+    /// `acs:ram:*:<account>:<kind>/<name>` in the caller's account
+    /// (`group`, `policy`; `name` may be `*`).
+    pub fn ram_resource(&self, principal: &Principal, kind: &str, name: &str) -> String {
+        format!("acs:ram:*:{}:{kind}/{name}", principal.account)
+    }
+
+    /// A system policy's resource: `system` stands in for the account.
+    pub fn system_policy_resource(&self, name: &str) -> String {
+        format!("acs:ram:*:system:policy/{name}")
     }
 
     /// The resource name of user `name` (or `*`) in the caller's account.

@@ -35,6 +35,7 @@
 mod cache;
 mod certcentral;
 mod certificates;
+mod groups;
 mod writer;
 
 use std::str::FromStr;
@@ -726,6 +727,35 @@ impl UserStore for SqliteStore {
         let gone = folded.clone();
         let work = job(move |conn| {
             Box::pin(async move {
+                // The vendor's conflicts, in its documented order: groups,
+                // access keys, policies.
+                let (groups, keys, policies): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM group_members m WHERE m.user_id = u.user_id),
+                            (SELECT COUNT(*) FROM access_keys k WHERE k.user_id = u.user_id),
+                            (SELECT COUNT(*) FROM policy_attachments a WHERE a.user_id = u.user_id)
+                     FROM users u WHERE u.account_id = ? AND u.user_name_folded = ?",
+                )
+                .bind(account)
+                .bind(&folded)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?
+                .unwrap_or((0, 0, 0));
+                let blocker = if groups > 0 {
+                    Some(Entity::Group)
+                } else if keys > 0 {
+                    Some(Entity::AccessKey)
+                } else if policies > 0 {
+                    Some(Entity::Policy)
+                } else {
+                    None
+                };
+                if let Some(blocker) = blocker {
+                    return Err(StoreError::DeleteConflict {
+                        entity: Entity::User,
+                        blocker,
+                    });
+                }
                 let done = sqlx::query!(
                     r#"DELETE FROM users WHERE account_id = $1 AND user_name_folded = $2
                        AND NOT EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = users.user_id)"#,
