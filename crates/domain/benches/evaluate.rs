@@ -61,16 +61,19 @@ fn bench(c: &mut Criterion) {
             evaluate(docs.iter(), "ram:GetUser", &resource, &ctx),
             Decision::Allow
         );
-        c.bench_function(&format!("evaluate {n} statements (allow at the end)"), |b| {
-            b.iter(|| {
-                evaluate(
-                    black_box(&docs).iter(),
-                    black_box("ram:GetUser"),
-                    black_box(&resource),
-                    &ctx,
-                )
-            })
-        });
+        c.bench_function(
+            &format!("evaluate {n} statements (allow at the end)"),
+            |b| {
+                b.iter(|| {
+                    evaluate(
+                        black_box(&docs).iter(),
+                        black_box("ram:GetUser"),
+                        black_box(&resource),
+                        &ctx,
+                    )
+                })
+            },
+        );
     }
 }
 

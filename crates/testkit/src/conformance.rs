@@ -23,6 +23,10 @@ use trustdesk_domain::{
     NewCertificate, NewContainer, Profile, ProfilePatch, Store, StoreError, StoredAccessKey, User,
     UserId, UserKind, UserName, UserPatch, UserQuery,
 };
+use trustdesk_domain::{
+    AttachTarget, Description, Group, GroupId, GroupName, GroupPatch, NewPolicy, PolicyName,
+    PolicyType, RotateStrategy,
+};
 
 const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
 
@@ -55,6 +59,12 @@ pub async fn run_all(store: &dyn Store) {
     containers_round_trip(store).await;
     api_keys_round_trip(store).await;
     concurrent_same_name_creates_with_api_keys(store).await;
+    groups_round_trip(store).await;
+    memberships(store).await;
+    policies_and_versions(store).await;
+    attachments_and_effective_policies(store).await;
+    policy_epoch_moves_with_every_change(store).await;
+    concurrent_attaches_of_one_policy(store).await;
 }
 
 /// Runs the concurrent cases side by side, each on its own task, so that a
@@ -85,6 +95,10 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
         tokio::spawn({
             let s = store.clone();
             async move { concurrent_same_name_creates_with_api_keys(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_attaches_of_one_policy(s.as_ref()).await }
         }),
         tokio::spawn(async move { concurrent_key_create_delete(store.as_ref()).await }),
     ];
@@ -2090,6 +2104,655 @@ pub async fn concurrent_same_name_creates_with_api_keys(store: &dyn Store) {
             assert_eq!(store.api_key_by_hash(&k.hash).await.unwrap(), None);
         }
     }
+}
+
+// ---- groups and policies ----
+
+fn group(account: AccountId, name: &str) -> Group {
+    Group {
+        id: GroupId(3_000_000_000_000_000 + unique()),
+        account,
+        name: GroupName::parse(name).unwrap(),
+        comments: None,
+        created_at: T,
+        updated_at: T,
+    }
+}
+
+fn gname(n: &str) -> GroupName {
+    GroupName::parse(n).unwrap()
+}
+
+fn pname(n: &str) -> PolicyName {
+    PolicyName::parse(n).unwrap()
+}
+
+fn uname(n: &str) -> UserName {
+    UserName::parse(n).unwrap()
+}
+
+fn new_policy(account: AccountId, name: &str, doc: &str) -> NewPolicy {
+    NewPolicy {
+        account,
+        name: pname(name),
+        description: None,
+        document: doc.to_owned(),
+        created_at: T,
+    }
+}
+
+async fn groups_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_group(&group(acct, "Devs"), 3).await.unwrap();
+    assert!(matches!(
+        store.create_group(&group(acct, "DEVS"), 3).await,
+        Err(StoreError::AlreadyExists(Entity::Group))
+    ));
+    let got = store.group(acct, &gname("devs")).await.unwrap().unwrap();
+    assert_eq!(got.name.as_str(), "Devs");
+    store.create_group(&group(acct, "Ops"), 3).await.unwrap();
+    store.create_group(&group(acct, "Qa"), 3).await.unwrap();
+    assert!(matches!(
+        store.create_group(&group(acct, "Four"), 3).await,
+        Err(StoreError::LimitExceeded(Entity::Group))
+    ));
+    let later = T + time::Duration::hours(1);
+    let renamed = store
+        .update_group(
+            acct,
+            &gname("devs"),
+            &GroupPatch {
+                name: Some(gname("Developers")),
+                comments: Some(Some(Comments::parse("c").unwrap())),
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.updated_at),
+        ("Developers", later)
+    );
+    assert!(matches!(
+        store
+            .update_group(
+                acct,
+                &gname("ops"),
+                &GroupPatch {
+                    name: Some(gname("developers")),
+                    comments: None
+                },
+                later
+            )
+            .await,
+        Err(StoreError::AlreadyExists(Entity::Group))
+    ));
+    assert!(matches!(
+        store
+            .update_group(acct, &gname("ghost"), &GroupPatch::default(), later)
+            .await,
+        Err(StoreError::NotFound(Entity::Group))
+    ));
+    // Pages in creation order.
+    let first = store.list_groups(acct, None, 2).await.unwrap();
+    let names: Vec<&str> = first.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["Developers", "Ops"]);
+    let rest = store.list_groups(acct, first.next, 2).await.unwrap();
+    assert_eq!(rest.groups.len(), 1);
+    assert!(rest.next.is_none());
+    store.delete_group(acct, &gname("qa")).await.unwrap();
+    assert!(matches!(
+        store.delete_group(acct, &gname("qa")).await,
+        Err(StoreError::NotFound(Entity::Group))
+    ));
+    // Another account sees none of it.
+    let other = account(store).await;
+    assert!(store.group(other, &gname("ops")).await.unwrap().is_none());
+}
+
+async fn memberships(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_user(&user(acct, "m1"), 100).await.unwrap();
+    store.create_user(&user(acct, "m2"), 100).await.unwrap();
+    for g in ["g0", "g1", "g2"] {
+        store.create_group(&group(acct, g), 50).await.unwrap();
+    }
+    store
+        .add_user_to_group(acct, &gname("g0"), &uname("m1"), 2, T)
+        .await
+        .unwrap();
+    store
+        .add_user_to_group(acct, &gname("g0"), &uname("m2"), 2, T)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_user_to_group(acct, &gname("g0"), &uname("M1"), 2, T)
+            .await,
+        Err(StoreError::AlreadyExists(Entity::Membership))
+    ));
+    store
+        .add_user_to_group(acct, &gname("g1"), &uname("m1"), 2, T)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_user_to_group(acct, &gname("g2"), &uname("m1"), 2, T)
+            .await,
+        Err(StoreError::LimitExceeded(Entity::Membership))
+    ));
+    assert!(matches!(
+        store
+            .add_user_to_group(acct, &gname("g2"), &uname("ghost"), 2, T)
+            .await,
+        Err(StoreError::NotFound(Entity::User))
+    ));
+    assert!(matches!(
+        store
+            .add_user_to_group(acct, &gname("none"), &uname("m1"), 2, T)
+            .await,
+        Err(StoreError::NotFound(Entity::Group))
+    ));
+    let joined: Vec<String> = store
+        .groups_for_user(acct, &uname("m1"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.group.name.into_string())
+        .collect();
+    assert_eq!(joined, ["g0", "g1"]);
+    let page = store
+        .users_for_group(acct, &gname("g0"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(page.members[0].user.name.as_str(), "m1");
+    let page = store
+        .users_for_group(acct, &gname("g0"), page.next, 1)
+        .await
+        .unwrap();
+    assert_eq!(page.members[0].user.name.as_str(), "m2");
+    assert!(page.next.is_none());
+    // A group with members cannot go; a user in a group cannot either.
+    assert!(matches!(
+        store.delete_group(acct, &gname("g0")).await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::Group,
+            blocker: Entity::User
+        })
+    ));
+    assert!(matches!(
+        store.delete_user(acct, &uname("m2")).await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::User,
+            blocker: Entity::Group
+        })
+    ));
+    store
+        .remove_user_from_group(acct, &gname("g0"), &uname("m2"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .remove_user_from_group(acct, &gname("g0"), &uname("m2"))
+            .await,
+        Err(StoreError::NotFound(Entity::Membership))
+    ));
+    store.delete_user(acct, &uname("m2")).await.unwrap();
+    // Purging a user (CertCentral) takes its memberships with it.
+    let m1 = store
+        .user_by_name(acct, &uname("m1"))
+        .await
+        .unwrap()
+        .unwrap();
+    store.purge_user(acct, m1.id).await.unwrap();
+    assert!(
+        store
+            .users_for_group(acct, &gname("g1"), None, 10)
+            .await
+            .unwrap()
+            .members
+            .is_empty()
+    );
+}
+
+const DOC: &str =
+    r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:GetUser","Resource":"*"}]}"#;
+
+async fn policies_and_versions(store: &dyn Store) {
+    let acct = account(store).await;
+    let p = store
+        .create_policy(&new_policy(acct, "P-one", DOC), 2)
+        .await
+        .unwrap();
+    assert_eq!((p.default_version.as_str(), p.attachment_count), ("v1", 0));
+    assert!(matches!(
+        store
+            .create_policy(&new_policy(acct, "P-one", DOC), 2)
+            .await,
+        Err(StoreError::AlreadyExists(Entity::Policy))
+    ));
+    store
+        .create_policy(&new_policy(acct, "p-one", DOC), 2)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .create_policy(&new_policy(acct, "P-three", DOC), 2)
+                .await,
+            Err(StoreError::LimitExceeded(Entity::Policy))
+        ),
+        "exact-case names; the limit counts both"
+    );
+    let later = T + time::Duration::minutes(5);
+    let d = Description::parse("reads").unwrap();
+    let p = store
+        .update_policy_description(acct, &pname("P-one"), Some(&d), later)
+        .await
+        .unwrap();
+    assert_eq!(p.description.as_ref().map(|d| d.as_str()), Some("reads"));
+    for n in 2..=3 {
+        let v = store
+            .create_policy_version(
+                acct,
+                &pname("P-one"),
+                &format!("{DOC} "),
+                false,
+                RotateStrategy::None,
+                3,
+                later,
+            )
+            .await
+            .unwrap();
+        assert_eq!((v.id, v.is_default), (format!("v{n}"), false));
+    }
+    assert!(matches!(
+        store
+            .create_policy_version(
+                acct,
+                &pname("P-one"),
+                DOC,
+                false,
+                RotateStrategy::None,
+                3,
+                later
+            )
+            .await,
+        Err(StoreError::LimitExceeded(Entity::PolicyVersion))
+    ));
+    let v4 = store
+        .create_policy_version(
+            acct,
+            &pname("P-one"),
+            DOC,
+            true,
+            RotateStrategy::DeleteOldestNonDefaultVersionWhenLimitExceeded,
+            3,
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!((v4.id.as_str(), v4.is_default), ("v4", true));
+    let ids: Vec<String> = store
+        .policy_versions(acct, &pname("P-one"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(ids, ["v1", "v3", "v4"], "v2 was the oldest non-default");
+    assert!(matches!(
+        store
+            .delete_policy_version(acct, &pname("P-one"), "v4")
+            .await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::PolicyVersion,
+            ..
+        })
+    ));
+    store
+        .set_default_policy_version(acct, &pname("P-one"), "v1", later)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .set_default_policy_version(acct, &pname("P-one"), "v2", later)
+            .await,
+        Err(StoreError::NotFound(Entity::PolicyVersion))
+    ));
+    store
+        .delete_policy_version(acct, &pname("P-one"), "v4")
+        .await
+        .unwrap();
+    store
+        .delete_policy_version(acct, &pname("P-one"), "v3")
+        .await
+        .unwrap();
+    let v5 = store
+        .create_policy_version(
+            acct,
+            &pname("P-one"),
+            DOC,
+            false,
+            RotateStrategy::None,
+            3,
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(v5.id, "v5", "version numbers are never reused");
+    assert!(matches!(
+        store.delete_policy(acct, &pname("P-one"), false).await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::Policy,
+            blocker: Entity::PolicyVersion
+        })
+    ));
+    store
+        .delete_policy(acct, &pname("P-one"), true)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .custom_policy(acct, &pname("P-one"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.policy_versions(acct, &pname("P-one")).await,
+        Err(StoreError::NotFound(Entity::Policy))
+    ));
+    let names: Vec<String> = store
+        .custom_policies(acct)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name.into_string())
+        .collect();
+    assert_eq!(names, ["p-one"]);
+}
+
+async fn attachments_and_effective_policies(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_user(&user(acct, "att"), 100).await.unwrap();
+    store.create_group(&group(acct, "team"), 50).await.unwrap();
+    store
+        .add_user_to_group(acct, &gname("team"), &uname("att"), 5, T)
+        .await
+        .unwrap();
+    store
+        .create_policy(&new_policy(acct, "Mine", DOC), 100)
+        .await
+        .unwrap();
+    let to_user = AttachTarget::User(uname("att"));
+    let to_group = AttachTarget::Group(gname("team"));
+    store
+        .attach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user, 2, T)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .attach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user, 2, T)
+            .await,
+        Err(StoreError::AlreadyExists(Entity::Attachment))
+    ));
+    assert!(matches!(
+        store
+            .attach_policy(acct, PolicyType::Custom, &pname("Nope"), &to_user, 2, T)
+            .await,
+        Err(StoreError::NotFound(Entity::Policy))
+    ));
+    assert!(matches!(
+        store
+            .attach_policy(
+                acct,
+                PolicyType::Custom,
+                &pname("Mine"),
+                &AttachTarget::User(uname("ghost")),
+                2,
+                T
+            )
+            .await,
+        Err(StoreError::NotFound(Entity::User))
+    ));
+    store
+        .attach_policy(
+            acct,
+            PolicyType::System,
+            &pname("ReadOnlyAccess"),
+            &to_user,
+            1,
+            T,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store
+                .attach_policy(
+                    acct,
+                    PolicyType::System,
+                    &pname("AdministratorAccess"),
+                    &to_user,
+                    1,
+                    T
+                )
+                .await,
+            Err(StoreError::LimitExceeded(Entity::Attachment))
+        ),
+        "the limit counts the target's attachments of that type"
+    );
+    store
+        .attach_policy(
+            acct,
+            PolicyType::System,
+            &pname("ReadOnlyAccess"),
+            &to_group,
+            5,
+            T,
+        )
+        .await
+        .unwrap();
+    store
+        .attach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_group, 5, T)
+        .await
+        .unwrap();
+
+    let listed: Vec<(PolicyType, String)> = store
+        .policies_for(acct, &to_user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.kind, a.name.into_string()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (PolicyType::Custom, "Mine".to_owned()),
+            (PolicyType::System, "ReadOnlyAccess".to_owned())
+        ]
+    );
+    let p = store
+        .custom_policy(acct, &pname("Mine"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.attachment_count, 2);
+    let counts = store.system_attachment_counts(acct).await.unwrap();
+    assert_eq!(counts, [(pname("ReadOnlyAccess"), 2)]);
+    let ents = store
+        .entities_for_policy(acct, PolicyType::Custom, &pname("Mine"))
+        .await
+        .unwrap();
+    assert_eq!((ents.users.len(), ents.groups.len()), (1, 1));
+
+    // Direct and through the group, each once, custom ones with the
+    // default version's document.
+    let att = store
+        .user_by_name(acct, &uname("att"))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut eff = store.effective_policies(acct, att.id).await.unwrap();
+    eff.sort_by(|a, b| (a.kind, a.name.as_str()).cmp(&(b.kind, b.name.as_str())));
+    assert_eq!(eff.len(), 2, "{eff:?}");
+    assert_eq!(eff[1].document.as_deref(), Some(DOC));
+    assert_eq!(eff[0].document, None);
+    let doc2 = r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
+    store
+        .create_policy_version(acct, &pname("Mine"), doc2, true, RotateStrategy::None, 5, T)
+        .await
+        .unwrap();
+    let eff = store.effective_policies(acct, att.id).await.unwrap();
+    assert!(eff.iter().any(|e| e.document.as_deref() == Some(doc2)));
+
+    // Attached policies block deleting the policy, the group and the user.
+    assert!(matches!(
+        store.delete_policy(acct, &pname("Mine"), false).await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::Policy,
+            blocker: Entity::User
+        })
+    ));
+    store
+        .detach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .detach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user)
+            .await,
+        Err(StoreError::NotFound(Entity::Attachment))
+    ));
+    assert!(matches!(
+        store.delete_group(acct, &gname("team")).await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::Group,
+            ..
+        })
+    ));
+    store
+        .remove_user_from_group(acct, &gname("team"), &uname("att"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete_user(acct, &uname("att")).await,
+        Err(StoreError::DeleteConflict {
+            entity: Entity::User,
+            blocker: Entity::Policy
+        })
+    ));
+    store
+        .detach_policy(acct, PolicyType::System, &pname("ReadOnlyAccess"), &to_user)
+        .await
+        .unwrap();
+    store.delete_user(acct, &uname("att")).await.unwrap();
+    // Cascading delete detaches from the group too.
+    store
+        .delete_policy(acct, &pname("Mine"), true)
+        .await
+        .unwrap();
+    let left: Vec<String> = store
+        .policies_for(acct, &to_group)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name.into_string())
+        .collect();
+    assert_eq!(left, ["ReadOnlyAccess"]);
+}
+
+async fn policy_epoch_moves_with_every_change(store: &dyn Store) {
+    let acct = account(store).await;
+    let last = std::cell::Cell::new(store.policy_epoch(acct).await.unwrap());
+    let moved = |now: u64, what: &str| {
+        assert!(now > last.get(), "{what}: epoch {now} after {}", last.get());
+        last.set(now);
+    };
+    store.create_user(&user(acct, "ep"), 100).await.unwrap();
+    store.create_group(&group(acct, "eg"), 50).await.unwrap();
+    store
+        .create_policy(&new_policy(acct, "Ep", DOC), 100)
+        .await
+        .unwrap();
+    moved(
+        store.policy_epoch(acct).await.unwrap(),
+        "create policy (its v1)",
+    );
+    store
+        .add_user_to_group(acct, &gname("eg"), &uname("ep"), 5, T)
+        .await
+        .unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "add member");
+    let target = AttachTarget::User(uname("ep"));
+    store
+        .attach_policy(acct, PolicyType::Custom, &pname("Ep"), &target, 10, T)
+        .await
+        .unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "attach");
+    store
+        .create_policy_version(acct, &pname("Ep"), DOC, false, RotateStrategy::None, 5, T)
+        .await
+        .unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "new version");
+    store
+        .set_default_policy_version(acct, &pname("Ep"), "v2", T)
+        .await
+        .unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "set default");
+    let _ = store.effective_policies(acct, UserId(1)).await.unwrap();
+    assert_eq!(
+        store.policy_epoch(acct).await.unwrap(),
+        last.get(),
+        "reads change nothing"
+    );
+    store
+        .detach_policy(acct, PolicyType::Custom, &pname("Ep"), &target)
+        .await
+        .unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "detach");
+    store
+        .remove_user_from_group(acct, &gname("eg"), &uname("ep"))
+        .await
+        .unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "remove member");
+    store.delete_policy(acct, &pname("Ep"), true).await.unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "delete policy");
+    store.delete_group(acct, &gname("eg")).await.unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "delete group");
+    let u = store
+        .user_by_name(acct, &uname("ep"))
+        .await
+        .unwrap()
+        .unwrap();
+    let patch = UserPatch {
+        profile: ProfilePatch {
+            role: Some(AccessRole::Manager),
+            ..ProfilePatch::default()
+        },
+        ..UserPatch::default()
+    };
+    store.update_user(acct, &u.name, &patch, T).await.unwrap();
+    moved(store.policy_epoch(acct).await.unwrap(), "role change");
+}
+
+async fn concurrent_attaches_of_one_policy(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_user(&user(acct, "race"), 100).await.unwrap();
+    let target = AttachTarget::User(uname("race"));
+    let name = pname("AdministratorAccess");
+    let results = join_all(
+        (0..32).map(|_| store.attach_policy(acct, PolicyType::System, &name, &target, 20, T)),
+    )
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::AlreadyExists(Entity::Attachment))))
+    );
 }
 
 #[cfg(test)]
