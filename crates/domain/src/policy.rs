@@ -421,6 +421,188 @@ mod tests {
         assert!(token.require("ram:DeleteUser").is_err());
     }
 
+    /// (policy set, request) → decision. A "set" is every document that
+    /// applies: the user's own and its groups' (inheritance is the union,
+    /// which is what `authorize_with` receives).
+    #[test]
+    fn decision_table() {
+        const A: &str = "1234567890123456";
+        let allow =
+            |a: &str, r: &str| format!(r#"{{"Effect":"Allow","Action":{a},"Resource":{r}}}"#);
+        let deny = |a: &str, r: &str| format!(r#"{{"Effect":"Deny","Action":{a},"Resource":{r}}}"#);
+        let doc = |stmts: &[String]| {
+            PolicyDocument::parse(&format!(
+                r#"{{"Version":"1","Statement":[{}]}}"#,
+                stmts.join(",")
+            ))
+            .unwrap()
+        };
+        let user_alice = format!("acs:ram:*:{A}:user/alice");
+        let user_bob = format!("acs:ram:*:{A}:user/bob");
+        let ip_cond = r#"{"Effect":"Allow","Action":"ram:ListUsers","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"10.0.0.0/8"}}}"#.to_owned();
+        let cases: Vec<(&str, Vec<PolicyDocument>, &str, &str, Decision)> = vec![
+            (
+                "nothing attached",
+                vec![],
+                "ram:GetUser",
+                &user_alice,
+                Decision::ImplicitDeny,
+            ),
+            (
+                "exact",
+                vec![doc(&[allow(r#""ram:GetUser""#, r#""*""#)])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "action case-insensitive",
+                vec![doc(&[allow(r#""RAM:getuser""#, r#""*""#)])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "service wildcard",
+                vec![doc(&[allow(r#""ram:*""#, r#""*""#)])],
+                "ram:DeleteUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "prefix wildcard",
+                vec![doc(&[allow(r#""ram:Get*""#, r#""*""#)])],
+                "ram:ListUsers",
+                &user_alice,
+                Decision::ImplicitDeny,
+            ),
+            (
+                "? is one char",
+                vec![doc(&[allow(r#""ram:?etUser""#, r#""*""#)])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "resource wildcard",
+                vec![doc(&[allow(
+                    r#""ram:GetUser""#,
+                    &format!(r#""acs:ram:*:{A}:user/a*""#),
+                )])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "resource miss",
+                vec![doc(&[allow(
+                    r#""ram:GetUser""#,
+                    &format!(r#""acs:ram:*:{A}:user/a*""#),
+                )])],
+                "ram:GetUser",
+                &user_bob,
+                Decision::ImplicitDeny,
+            ),
+            (
+                "resource case-sensitive",
+                vec![doc(&[allow(
+                    r#""ram:GetUser""#,
+                    &format!(r#""acs:ram:*:{A}:user/ALICE""#),
+                )])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::ImplicitDeny,
+            ),
+            (
+                "other account",
+                vec![doc(&[allow(
+                    r#""ram:GetUser""#,
+                    r#""acs:ram:*:9999999999999999:user/*""#,
+                )])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::ImplicitDeny,
+            ),
+            (
+                "list of actions",
+                vec![doc(&[allow(
+                    r#"["ram:ListUsers","ram:GetUser"]"#,
+                    r#""*""#,
+                )])],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "deny in the same document wins",
+                vec![doc(&[
+                    allow(r#""*""#, r#""*""#),
+                    deny(r#""ram:Delete*""#, r#""*""#),
+                ])],
+                "ram:DeleteUser",
+                &user_alice,
+                Decision::ExplicitDeny,
+            ),
+            (
+                "deny from a group wins over the user's allow",
+                vec![
+                    doc(&[allow(r#""ram:*""#, r#""*""#)]),
+                    doc(&[deny(r#""ram:GetUser""#, &format!(r#""{user_bob}""#))]),
+                ],
+                "ram:GetUser",
+                &user_bob,
+                Decision::ExplicitDeny,
+            ),
+            (
+                "group deny on another resource",
+                vec![
+                    doc(&[allow(r#""ram:*""#, r#""*""#)]),
+                    doc(&[deny(r#""ram:GetUser""#, &format!(r#""{user_bob}""#))]),
+                ],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "allow inherited from a group",
+                vec![
+                    doc(&[allow(r#""ecs:*""#, r#""*""#)]),
+                    doc(&[allow(r#""ram:GetUser""#, r#""*""#)]),
+                ],
+                "ram:GetUser",
+                &user_alice,
+                Decision::Allow,
+            ),
+            (
+                "condition holds",
+                vec![doc(std::slice::from_ref(&ip_cond))],
+                "ram:ListUsers",
+                "*",
+                Decision::Allow,
+            ),
+        ];
+        let inside = RequestContext {
+            source_ip: Some("10.9.8.7".parse().unwrap()),
+            ..ctx()
+        };
+        for (name, docs, action, resource, want) in &cases {
+            assert_eq!(
+                evaluate(docs.iter(), action, resource, &inside),
+                *want,
+                "{name}"
+            );
+        }
+        let elsewhere = RequestContext {
+            source_ip: Some("192.0.2.1".parse().unwrap()),
+            ..ctx()
+        };
+        assert_eq!(
+            evaluate([&doc(&[ip_cond])], "ram:ListUsers", "*", &elsewhere),
+            Decision::ImplicitDeny,
+            "condition fails"
+        );
+    }
+
     #[test]
     fn a_scope_narrows_but_never_widens() {
         let allow = |actions: &[&str]| PolicyDocument {
