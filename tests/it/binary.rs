@@ -247,37 +247,89 @@ fn boot_env() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// What a crash-test worker wrote and got a 2xx for.
+#[derive(Clone, Debug)]
+enum Acked {
+    RamUser(String),
+    CcUser(u64),
+    Certificate(String),
+}
+
+/// Five rounds: concurrent RAM user creates, CertCentral user adds and
+/// certificate uploads, `kill -9` at a different moment each round, then a
+/// restart that must find every acknowledged write, whole (each listed
+/// certificate still opens with its key; each CertCentral user is the RAM
+/// user of the same id), and nothing listed that is half there.
 #[test]
 fn acknowledged_writes_survive_kill_9() {
+    const DEVKEY: &str = "CrashTestDevKey0123456789abcdefghijklmnopqrstu";
     let dir = tempfile::tempdir().unwrap();
-    for round in 0..3 {
-        let server = Server::start(dir.path(), &boot_env());
+    let mut env = boot_env();
+    env.push(("TRUSTDESK_BOOTSTRAP_API_KEY", DEVKEY));
+    let pair = Arc::new(trustdesk_testkit::certs::self_signed(
+        &["crash.example.com"],
+        trustdesk_testkit::certs::Alg::P256,
+        now(),
+    ));
+    let mut all_acked: Vec<Acked> = Vec::new();
+    // 5 rounds here; bench/crash.sh runs 20.
+    let rounds: u64 = std::env::var("TRUSTDESK_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    for round in 0..rounds {
+        let server = Server::start(dir.path(), &env);
         let port = server.port;
-        let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+        let acked = Arc::new(Mutex::new(Vec::<Acked>::new()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let workers: Vec<_> = (0..8)
+        let workers: Vec<_> = (0..9)
             .map(|w| {
-                let acked = acked.clone();
-                let stop = stop.clone();
+                let (acked, stop, pair) = (acked.clone(), stop.clone(), pair.clone());
                 std::thread::spawn(move || {
                     let mut i = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let name = format!("crash-{round}-{w}-{i}");
                         i += 1;
-                        if let Ok((200, _)) = signed(
-                            port,
-                            ROOT_ID,
-                            ROOT_SECRET,
-                            "CreateUser",
-                            &[("UserName", &name)],
-                        ) {
-                            acked.lock().unwrap().push(name);
+                        match w % 3 {
+                            0 => {
+                                if let Ok((200, _)) = signed(port, ROOT_ID, ROOT_SECRET, "CreateUser", &[("UserName", &name)]) {
+                                    acked.lock().unwrap().push(Acked::RamUser(name));
+                                }
+                            }
+                            1 => {
+                                let body = format!(
+                                    r#"{{"username":"{name}","first_name":"C","last_name":"R","email":"c@example.test","access_roles":[{{"id":5}}]}}"#
+                                );
+                                if let Ok((201, reply)) = http_with(
+                                    port,
+                                    "POST",
+                                    "/services/v2/user",
+                                    &format!("X-DC-DEVKEY: {DEVKEY}\r\nContent-Type: application/json\r\n"),
+                                    &body,
+                                ) {
+                                    let id = serde_json::from_str::<serde_json::Value>(&reply).unwrap()["id"].as_u64().unwrap();
+                                    acked.lock().unwrap().push(Acked::CcUser(id));
+                                }
+                            }
+                            _ => {
+                                let r = signed_for(
+                                    port,
+                                    ROOT_ID,
+                                    ROOT_SECRET,
+                                    trustdesk_testkit::CAS,
+                                    "CreateUserCertificate",
+                                    &[("Name", &name), ("Cert", &pair.cert_pem), ("Key", &pair.key_pem)],
+                                );
+                                if let Ok((200, _)) = r {
+                                    acked.lock().unwrap().push(Acked::Certificate(name));
+                                }
+                            }
                         }
                     }
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(300 + 150 * round));
+        std::thread::sleep(Duration::from_millis(250 + 170 * (round % 6)));
         server.kill9();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for w in workers {
@@ -285,20 +337,100 @@ fn acknowledged_writes_survive_kill_9() {
         }
         let acked = acked.lock().unwrap().clone();
         assert!(!acked.is_empty(), "no request succeeded before the kill");
-        let server = Server::start(dir.path(), &boot_env());
-        for name in &acked {
-            let (status, body) = signed(
-                server.port,
+        all_acked.extend(acked);
+
+        // Restart: everything acknowledged in this and earlier rounds.
+        let server = Server::start(dir.path(), &env);
+        let port = server.port;
+        for a in &all_acked {
+            match a {
+                Acked::RamUser(name) => {
+                    let (status, body) =
+                        signed(port, ROOT_ID, ROOT_SECRET, "GetUser", &[("UserName", name)])
+                            .unwrap();
+                    assert_eq!(
+                        status, 200,
+                        "round {round}: acknowledged user {name} lost: {body}"
+                    );
+                }
+                Acked::CcUser(id) => {
+                    let (status, body) = cc(port, DEVKEY, "GET", &format!("/user/{id}"), "");
+                    assert_eq!(
+                        status, 200,
+                        "round {round}: acknowledged CertCentral user {id} lost: {body}"
+                    );
+                    let name =
+                        serde_json::from_str::<serde_json::Value>(&body).unwrap()["username"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned();
+                    let (status, ram) = signed(
+                        port,
+                        ROOT_ID,
+                        ROOT_SECRET,
+                        "GetUser",
+                        &[("UserName", &name)],
+                    )
+                    .unwrap();
+                    assert_eq!(status, 200, "{ram}");
+                    assert!(ram.contains(&id.to_string()), "one identity: {ram}");
+                }
+                Acked::Certificate(_) => {}
+            }
+        }
+        // Every listed certificate is whole (its key opens), and every
+        // acknowledged one is listed.
+        let (status, list) = signed_for(
+            port,
+            ROOT_ID,
+            ROOT_SECRET,
+            trustdesk_testkit::CAS,
+            "DescribeUserCertificateList",
+            &[("ShowSize", "100"), ("CurrentPage", "1")],
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{list}");
+        let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+        let total = list["TotalCount"].as_u64().unwrap();
+        let mut names = Vec::new();
+        for page in 1..=total.div_ceil(100) {
+            let (_, body) = signed_for(
+                port,
                 ROOT_ID,
                 ROOT_SECRET,
-                "GetUser",
-                &[("UserName", name)],
+                trustdesk_testkit::CAS,
+                "DescribeUserCertificateList",
+                &[("ShowSize", "100"), ("CurrentPage", &page.to_string())],
             )
             .unwrap();
-            assert_eq!(
-                status, 200,
-                "acknowledged user {name} lost after kill -9: {body}"
-            );
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            for c in v["CertificateList"].as_array().unwrap() {
+                names.push(c["name"].as_str().unwrap().to_owned());
+                let id = c["id"].as_u64().unwrap().to_string();
+                let (status, detail) = signed_for(
+                    port,
+                    ROOT_ID,
+                    ROOT_SECRET,
+                    trustdesk_testkit::CAS,
+                    "DescribeUserCertificateDetail",
+                    &[("CertId", &id)],
+                )
+                .unwrap();
+                assert_eq!(status, 200, "{detail}");
+                assert!(
+                    detail.contains("PRIVATE KEY"),
+                    "certificate {id} lost its key"
+                );
+            }
+        }
+        assert_eq!(names.len() as u64, total, "the total counts what is listed");
+        for a in &all_acked {
+            if let Acked::Certificate(name) = a {
+                assert!(
+                    names.contains(name),
+                    "round {round}: acknowledged certificate {name} lost"
+                );
+            }
         }
         server.kill9();
     }

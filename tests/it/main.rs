@@ -2,6 +2,7 @@
 //! router (no socket), replay of captured SDK requests, the store
 //! conformance suite, and a few tests that run the real binary.
 
+mod adversarial;
 mod binary;
 mod certcentral;
 mod digicert_replay;

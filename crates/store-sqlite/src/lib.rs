@@ -28,6 +28,9 @@
 //!
 //! CertCentral's containers, API keys and filtered user list live in
 //! [`certcentral`]; a user is one row of `users` whichever face made it.
+//! RAM groups, custom policies with their versions, and attachments live in
+//! [`groups`]; the account's `policy_epoch` is kept by triggers (migration
+//! 0005), so it moves with whatever statement changed a decision.
 //!
 //! SQL is checked at compile time with sqlx's macros against the schema in
 //! `migrations/`; the offline data lives in `.sqlx/` (see README.md).
@@ -727,38 +730,16 @@ impl UserStore for SqliteStore {
         let gone = folded.clone();
         let work = job(move |conn| {
             Box::pin(async move {
-                // The vendor's conflicts, in its documented order: groups,
-                // access keys, policies.
-                let (groups, keys, policies): (i64, i64, i64) = sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM group_members m WHERE m.user_id = u.user_id),
-                            (SELECT COUNT(*) FROM access_keys k WHERE k.user_id = u.user_id),
-                            (SELECT COUNT(*) FROM policy_attachments a WHERE a.user_id = u.user_id)
-                     FROM users u WHERE u.account_id = ? AND u.user_name_folded = ?",
-                )
-                .bind(account)
-                .bind(&folded)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(backend)?
-                .unwrap_or((0, 0, 0));
-                let blocker = if groups > 0 {
-                    Some(Entity::Group)
-                } else if keys > 0 {
-                    Some(Entity::AccessKey)
-                } else if policies > 0 {
-                    Some(Entity::Policy)
-                } else {
-                    None
-                };
-                if let Some(blocker) = blocker {
-                    return Err(StoreError::DeleteConflict {
-                        entity: Entity::User,
-                        blocker,
-                    });
-                }
+                // One writing statement: a user in a group, with access
+                // keys or with policies attached stays; a read then says
+                // which, in the vendor's documented order (groups, access
+                // keys, policies). API keys go with the user (ON DELETE
+                // CASCADE).
                 let done = sqlx::query!(
                     r#"DELETE FROM users WHERE account_id = $1 AND user_name_folded = $2
-                       AND NOT EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = users.user_id)"#,
+                       AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = users.user_id)
+                       AND NOT EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = users.user_id)
+                       AND NOT EXISTS (SELECT 1 FROM policy_attachments a WHERE a.user_id = users.user_id)"#,
                     account,
                     folded
                 )
@@ -768,13 +749,28 @@ impl UserStore for SqliteStore {
                 if done.rows_affected() == 1 {
                     return Ok(());
                 }
-                match user_by_folded(conn, account, &folded).await? {
-                    None => Err(StoreError::NotFound(Entity::User)),
-                    Some(_) => Err(StoreError::DeleteConflict {
-                        entity: Entity::User,
-                        blocker: Entity::AccessKey,
-                    }),
-                }
+                let why = sqlx::query!(
+                    r#"SELECT EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.user_id) AS "groups!: bool",
+                              EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = u.user_id) AS "keys!: bool",
+                              EXISTS (SELECT 1 FROM policy_attachments a WHERE a.user_id = u.user_id) AS "policies!: bool"
+                       FROM users u WHERE u.account_id = $1 AND u.user_name_folded = $2"#,
+                    account,
+                    folded
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+                let blocker = match why {
+                    None => return Err(StoreError::NotFound(Entity::User)),
+                    Some(w) if w.groups => Entity::Group,
+                    Some(w) if w.keys => Entity::AccessKey,
+                    Some(w) if w.policies => Entity::Policy,
+                    Some(_) => return Err(backend("user delete wrote nothing")),
+                };
+                Err(StoreError::DeleteConflict {
+                    entity: Entity::User,
+                    blocker,
+                })
             })
         });
         let users = self.users.clone();

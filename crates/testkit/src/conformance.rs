@@ -24,8 +24,9 @@ use trustdesk_domain::{
     UserId, UserKind, UserName, UserPatch, UserQuery,
 };
 use trustdesk_domain::{
-    AttachTarget, Description, Group, GroupId, GroupName, GroupPatch, NewPolicy, PolicyName,
-    PolicyType, RotateStrategy,
+    AttachTarget, Attachment, Description, EffectivePolicy, Group, GroupId, GroupName, GroupPatch,
+    ManagedPolicy, NewPolicy, PolicyEntities, PolicyName, PolicyType, PolicyVersion,
+    RotateStrategy,
 };
 
 const T: OffsetDateTime = datetime!(2026-03-04 05:06:07 UTC);
@@ -61,10 +62,18 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_same_name_creates_with_api_keys(store).await;
     groups_round_trip(store).await;
     memberships(store).await;
+    membership_limit_is_per_user(store).await;
     policies_and_versions(store).await;
-    attachments_and_effective_policies(store).await;
+    policy_version_limit_and_rotation(store).await;
+    delete_policy_conflicts_and_cascade(store).await;
+    attachments_round_trip(store).await;
+    attachment_limits_are_per_target_and_type(store).await;
+    effective_policies_through_groups(store).await;
     policy_epoch_moves_with_every_change(store).await;
     concurrent_attaches_of_one_policy(store).await;
+    concurrent_policy_versions_respect_the_limit(store).await;
+    concurrent_rotations_keep_the_limit(store).await;
+    concurrent_memberships_respect_the_limit(store).await;
 }
 
 /// Runs the concurrent cases side by side, each on its own task, so that a
@@ -99,6 +108,18 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
         tokio::spawn({
             let s = store.clone();
             async move { concurrent_attaches_of_one_policy(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_policy_versions_respect_the_limit(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_rotations_keep_the_limit(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_memberships_respect_the_limit(s.as_ref()).await }
         }),
         tokio::spawn(async move { concurrent_key_create_delete(store.as_ref()).await }),
     ];
@@ -2141,22 +2162,121 @@ fn new_policy(account: AccountId, name: &str, doc: &str) -> NewPolicy {
     }
 }
 
-async fn groups_round_trip(store: &dyn Store) {
+/// `T` plus `n` minutes: distinct, growing timestamps.
+fn at(n: i64) -> OffsetDateTime {
+    T + time::Duration::minutes(n)
+}
+
+const DOC: &str =
+    r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:GetUser","Resource":"*"}]}"#;
+
+/// A distinct policy document.
+fn doc(n: u32) -> String {
+    format!(
+        r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"ram:Get{n}","Resource":"*"}}]}}"#
+    )
+}
+
+/// Fails unless `got` is exactly the refusal `want`.
+#[track_caller]
+fn assert_refused<T: std::fmt::Debug>(got: Result<T, StoreError>, want: StoreError) {
+    use StoreError as E;
+    let same = match (&got, &want) {
+        (Err(E::AlreadyExists(a)), E::AlreadyExists(b))
+        | (Err(E::NotFound(a)), E::NotFound(b))
+        | (Err(E::LimitExceeded(a)), E::LimitExceeded(b)) => a == b,
+        (
+            Err(E::DeleteConflict { entity, blocker }),
+            E::DeleteConflict {
+                entity: e,
+                blocker: b,
+            },
+        ) => entity == e && blocker == b,
+        _ => false,
+    };
+    assert!(same, "expected {want:?}, got {got:?}");
+}
+
+fn conflict(entity: Entity, blocker: Entity) -> StoreError {
+    StoreError::DeleteConflict { entity, blocker }
+}
+
+async fn version_ids(store: &dyn Store, account: AccountId, name: &str) -> Vec<String> {
+    store
+        .policy_versions(account, &pname(name))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.id)
+        .collect()
+}
+
+async fn default_version(store: &dyn Store, account: AccountId, name: &str) -> String {
+    store
+        .custom_policy(account, &pname(name))
+        .await
+        .unwrap()
+        .expect("the policy exists")
+        .default_version
+}
+
+fn group_names(page: &[Group]) -> Vec<&str> {
+    page.iter().map(|g| g.name.as_str()).collect()
+}
+
+async fn attached_to(
+    store: &dyn Store,
+    account: AccountId,
+    target: &AttachTarget,
+) -> Vec<(PolicyType, String)> {
+    store
+        .policies_for(account, target)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.kind, a.name.into_string()))
+        .collect()
+}
+
+fn custom(name: &str) -> (PolicyType, String) {
+    (PolicyType::Custom, name.to_owned())
+}
+
+fn system(name: &str) -> (PolicyType, String) {
+    (PolicyType::System, name.to_owned())
+}
+
+/// Create, look up ignoring case, rename, clear, collide, page, delete.
+pub async fn groups_round_trip(store: &dyn Store) {
     let acct = account(store).await;
-    store.create_group(&group(acct, "Devs"), 3).await.unwrap();
-    assert!(matches!(
-        store.create_group(&group(acct, "DEVS"), 3).await,
-        Err(StoreError::AlreadyExists(Entity::Group))
-    ));
-    let got = store.group(acct, &gname("devs")).await.unwrap().unwrap();
-    assert_eq!(got.name.as_str(), "Devs");
+    let mut devs = group(acct, "Devs");
+    devs.comments = Some(Comments::parse("the developers").unwrap());
+    store.create_group(&devs, 3).await.unwrap();
+    for spelling in ["Devs", "devs", "DEVS"] {
+        assert_eq!(
+            store.group(acct, &gname(spelling)).await.unwrap(),
+            Some(devs.clone()),
+            "{spelling}"
+        );
+    }
+    assert_refused(
+        store.create_group(&group(acct, "dEVS"), 3).await,
+        StoreError::AlreadyExists(Entity::Group),
+    );
     store.create_group(&group(acct, "Ops"), 3).await.unwrap();
     store.create_group(&group(acct, "Qa"), 3).await.unwrap();
-    assert!(matches!(
+    assert_refused(
         store.create_group(&group(acct, "Four"), 3).await,
-        Err(StoreError::LimitExceeded(Entity::Group))
-    ));
-    let later = T + time::Duration::hours(1);
+        StoreError::LimitExceeded(Entity::Group),
+    );
+    // A taken name wins over a full account: a retried create that had
+    // succeeded reads as AlreadyExists.
+    assert_refused(
+        store.create_group(&group(acct, "ops"), 3).await,
+        StoreError::AlreadyExists(Entity::Group),
+    );
+
+    let later = at(60);
     let renamed = store
         .update_group(
             acct,
@@ -2169,263 +2289,614 @@ async fn groups_round_trip(store: &dyn Store) {
         )
         .await
         .unwrap();
+    let want = Group {
+        name: gname("Developers"),
+        comments: Some(Comments::parse("c").unwrap()),
+        updated_at: later,
+        ..devs.clone()
+    };
+    assert_eq!(renamed, want);
     assert_eq!(
-        (renamed.name.as_str(), renamed.updated_at),
-        ("Developers", later)
+        store.group(acct, &gname("developers")).await.unwrap(),
+        Some(want)
     );
-    assert!(matches!(
+    assert_eq!(store.group(acct, &gname("devs")).await.unwrap(), None);
+    // Clearing the comments; a patch without a name keeps it.
+    let cleared = store
+        .update_group(
+            acct,
+            &gname("DEVELOPERS"),
+            &GroupPatch {
+                name: None,
+                comments: Some(None),
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (cleared.name.as_str(), cleared.comments),
+        ("Developers", None)
+    );
+    // A group may change the case of its own name.
+    let ops = store
+        .update_group(
+            acct,
+            &gname("ops"),
+            &GroupPatch {
+                name: Some(gname("OPS")),
+                comments: None,
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ops.name.as_str(), "OPS");
+    assert_refused(
         store
             .update_group(
                 acct,
                 &gname("ops"),
                 &GroupPatch {
                     name: Some(gname("developers")),
-                    comments: None
+                    comments: None,
                 },
-                later
+                later,
             )
             .await,
-        Err(StoreError::AlreadyExists(Entity::Group))
-    ));
-    assert!(matches!(
+        StoreError::AlreadyExists(Entity::Group),
+    );
+    assert_eq!(
+        store.group(acct, &gname("ops")).await.unwrap(),
+        Some(ops),
+        "a refused rename changes nothing"
+    );
+    assert_refused(
         store
             .update_group(acct, &gname("ghost"), &GroupPatch::default(), later)
             .await,
-        Err(StoreError::NotFound(Entity::Group))
-    ));
-    // Pages in creation order.
+        StoreError::NotFound(Entity::Group),
+    );
+
+    // Pages in creation order; a rename keeps the place.
     let first = store.list_groups(acct, None, 2).await.unwrap();
-    let names: Vec<&str> = first.groups.iter().map(|g| g.name.as_str()).collect();
-    assert_eq!(names, ["Developers", "Ops"]);
+    assert_eq!(group_names(&first.groups), ["Developers", "OPS"]);
+    assert!(first.next.is_some());
     let rest = store.list_groups(acct, first.next, 2).await.unwrap();
-    assert_eq!(rest.groups.len(), 1);
+    assert_eq!(group_names(&rest.groups), ["Qa"]);
     assert!(rest.next.is_none());
-    store.delete_group(acct, &gname("qa")).await.unwrap();
-    assert!(matches!(
+    let exact = store.list_groups(acct, None, 3).await.unwrap();
+    assert_eq!(exact.groups.len(), 3);
+    assert!(
+        exact.next.is_none(),
+        "no next page when the last one is full"
+    );
+    assert_eq!(
+        exact.groups[0],
+        store
+            .group(acct, &gname("developers"))
+            .await
+            .unwrap()
+            .unwrap()
+    );
+
+    // Deleting frees the name and a place; cursors stay valid.
+    store.delete_group(acct, &gname("QA")).await.unwrap();
+    assert_refused(
         store.delete_group(acct, &gname("qa")).await,
-        Err(StoreError::NotFound(Entity::Group))
-    ));
-    // Another account sees none of it.
+        StoreError::NotFound(Entity::Group),
+    );
+    let empty = store.list_groups(acct, first.next, 2).await.unwrap();
+    assert!(empty.groups.is_empty() && empty.next.is_none());
+    store.create_group(&group(acct, "qa"), 3).await.unwrap();
+    let again = store.list_groups(acct, first.next, 2).await.unwrap();
+    assert_eq!(group_names(&again.groups), ["qa"]);
+
+    // Another account sees none of it and may use the same names.
     let other = account(store).await;
     assert!(store.group(other, &gname("ops")).await.unwrap().is_none());
+    assert!(
+        store
+            .list_groups(other, None, 10)
+            .await
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+    assert_refused(
+        store.delete_group(other, &gname("ops")).await,
+        StoreError::NotFound(Entity::Group),
+    );
+    store.create_group(&group(other, "Ops"), 1).await.unwrap();
 }
 
-async fn memberships(store: &dyn Store) {
+/// Adding, listing both ways, removing, the conflicts memberships cause,
+/// and a purged user's memberships going with it.
+pub async fn memberships(store: &dyn Store) {
     let acct = account(store).await;
-    store.create_user(&user(acct, "m1"), 100).await.unwrap();
-    store.create_user(&user(acct, "m2"), 100).await.unwrap();
+    for u in ["m1", "m2", "m3", "loner"] {
+        store.create_user(&user(acct, u), 100).await.unwrap();
+    }
     for g in ["g0", "g1", "g2"] {
         store.create_group(&group(acct, g), 50).await.unwrap();
     }
-    store
-        .add_user_to_group(acct, &gname("g0"), &uname("m1"), 2, T)
-        .await
-        .unwrap();
-    store
-        .add_user_to_group(acct, &gname("g0"), &uname("m2"), 2, T)
-        .await
-        .unwrap();
-    assert!(matches!(
+    // Joining order differs from the groups' creation order.
+    let joins = [
+        ("g2", "m1", 1),
+        ("g0", "M1", 2),
+        ("g0", "m2", 3),
+        ("G0", "m3", 4),
+    ];
+    for (g, u, t) in joins {
         store
-            .add_user_to_group(acct, &gname("g0"), &uname("M1"), 2, T)
-            .await,
-        Err(StoreError::AlreadyExists(Entity::Membership))
-    ));
-    store
-        .add_user_to_group(acct, &gname("g1"), &uname("m1"), 2, T)
-        .await
-        .unwrap();
-    assert!(matches!(
+            .add_user_to_group(acct, &gname(g), &uname(u), 5, at(t))
+            .await
+            .unwrap();
+    }
+    assert_refused(
         store
-            .add_user_to_group(acct, &gname("g2"), &uname("m1"), 2, T)
+            .add_user_to_group(acct, &gname("g0"), &uname("M1"), 5, T)
             .await,
-        Err(StoreError::LimitExceeded(Entity::Membership))
-    ));
-    assert!(matches!(
+        StoreError::AlreadyExists(Entity::Membership),
+    );
+    assert_refused(
         store
-            .add_user_to_group(acct, &gname("g2"), &uname("ghost"), 2, T)
+            .add_user_to_group(acct, &gname("g2"), &uname("ghost"), 5, T)
             .await,
-        Err(StoreError::NotFound(Entity::User))
-    ));
-    assert!(matches!(
+        StoreError::NotFound(Entity::User),
+    );
+    assert_refused(
         store
-            .add_user_to_group(acct, &gname("none"), &uname("m1"), 2, T)
+            .add_user_to_group(acct, &gname("none"), &uname("m1"), 5, T)
             .await,
-        Err(StoreError::NotFound(Entity::Group))
-    ));
-    let joined: Vec<String> = store
-        .groups_for_user(acct, &uname("m1"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.group.name.into_string())
-        .collect();
-    assert_eq!(joined, ["g0", "g1"]);
+        StoreError::NotFound(Entity::Group),
+    );
+
+    let m1 = store.groups_for_user(acct, &uname("M1")).await.unwrap();
+    let want = [("g2", at(1)), ("g0", at(2))];
+    assert_eq!(m1.len(), 2, "{m1:?}");
+    for (m, (g, t)) in m1.iter().zip(want) {
+        assert_eq!(
+            Some(&m.group),
+            store.group(acct, &gname(g)).await.unwrap().as_ref()
+        );
+        assert_eq!(m.joined_at, t);
+    }
+    assert!(
+        store
+            .groups_for_user(acct, &uname("loner"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_refused(
+        store.groups_for_user(acct, &uname("ghost")).await,
+        StoreError::NotFound(Entity::User),
+    );
+
+    // Members in joining order, in pages.
     let page = store
-        .users_for_group(acct, &gname("g0"), None, 1)
+        .users_for_group(acct, &gname("G0"), None, 2)
         .await
         .unwrap();
-    assert_eq!(page.members[0].user.name.as_str(), "m1");
-    let page = store
-        .users_for_group(acct, &gname("g0"), page.next, 1)
+    let names: Vec<&str> = page.members.iter().map(|m| m.user.name.as_str()).collect();
+    assert_eq!(names, ["m1", "m2"]);
+    assert_eq!(
+        page.members[0].user,
+        store
+            .user_by_name(acct, &uname("m1"))
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    assert_eq!(
+        (page.members[0].joined_at, page.members[1].joined_at),
+        (at(2), at(3))
+    );
+    let rest = store
+        .users_for_group(acct, &gname("g0"), page.next, 2)
         .await
         .unwrap();
-    assert_eq!(page.members[0].user.name.as_str(), "m2");
-    assert!(page.next.is_none());
+    let names: Vec<&str> = rest.members.iter().map(|m| m.user.name.as_str()).collect();
+    assert_eq!(names, ["m3"]);
+    assert!(rest.next.is_none());
+    let whole = store
+        .users_for_group(acct, &gname("g0"), None, 3)
+        .await
+        .unwrap();
+    assert_eq!(whole.members.len(), 3);
+    assert!(whole.next.is_none());
+    let none = store
+        .users_for_group(acct, &gname("g1"), None, 10)
+        .await
+        .unwrap();
+    assert!(none.members.is_empty() && none.next.is_none());
+    assert_refused(
+        store.users_for_group(acct, &gname("nope"), None, 10).await,
+        StoreError::NotFound(Entity::Group),
+    );
+
     // A group with members cannot go; a user in a group cannot either.
-    assert!(matches!(
+    assert_refused(
         store.delete_group(acct, &gname("g0")).await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::Group,
-            blocker: Entity::User
-        })
-    ));
-    assert!(matches!(
+        conflict(Entity::Group, Entity::User),
+    );
+    assert_refused(
         store.delete_user(acct, &uname("m2")).await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::User,
-            blocker: Entity::Group
-        })
-    ));
+        conflict(Entity::User, Entity::Group),
+    );
+
     store
-        .remove_user_from_group(acct, &gname("g0"), &uname("m2"))
+        .remove_user_from_group(acct, &gname("g0"), &uname("M2"))
         .await
         .unwrap();
-    assert!(matches!(
+    assert_refused(
         store
             .remove_user_from_group(acct, &gname("g0"), &uname("m2"))
             .await,
-        Err(StoreError::NotFound(Entity::Membership))
-    ));
+        StoreError::NotFound(Entity::Membership),
+    );
+    assert_refused(
+        store
+            .remove_user_from_group(acct, &gname("g1"), &uname("m1"))
+            .await,
+        StoreError::NotFound(Entity::Membership),
+    );
+    assert_refused(
+        store
+            .remove_user_from_group(acct, &gname("g0"), &uname("ghost"))
+            .await,
+        StoreError::NotFound(Entity::User),
+    );
+    assert_refused(
+        store
+            .remove_user_from_group(acct, &gname("nope"), &uname("m1"))
+            .await,
+        StoreError::NotFound(Entity::Group),
+    );
+    let names: Vec<String> = store
+        .users_for_group(acct, &gname("g0"), None, 10)
+        .await
+        .unwrap()
+        .members
+        .into_iter()
+        .map(|m| m.user.name.into_string())
+        .collect();
+    assert_eq!(names, ["m1", "m3"]);
     store.delete_user(acct, &uname("m2")).await.unwrap();
-    // Purging a user (CertCentral) takes its memberships with it.
+
+    // Purging a user (CertCentral's delete) takes its memberships with it.
     let m1 = store
         .user_by_name(acct, &uname("m1"))
         .await
         .unwrap()
         .unwrap();
     store.purge_user(acct, m1.id).await.unwrap();
+    let names: Vec<String> = store
+        .users_for_group(acct, &gname("g0"), None, 10)
+        .await
+        .unwrap()
+        .members
+        .into_iter()
+        .map(|m| m.user.name.into_string())
+        .collect();
+    assert_eq!(names, ["m3"]);
     assert!(
         store
-            .users_for_group(acct, &gname("g1"), None, 10)
+            .users_for_group(acct, &gname("g2"), None, 10)
             .await
             .unwrap()
             .members
             .is_empty()
     );
-}
-
-const DOC: &str =
-    r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:GetUser","Resource":"*"}]}"#;
-
-async fn policies_and_versions(store: &dyn Store) {
-    let acct = account(store).await;
-    let p = store
-        .create_policy(&new_policy(acct, "P-one", DOC), 2)
+    assert_refused(
+        store.groups_for_user(acct, &uname("m1")).await,
+        StoreError::NotFound(Entity::User),
+    );
+    // A user of the same name starts with no groups.
+    store.create_user(&user(acct, "m1"), 100).await.unwrap();
+    assert!(
+        store
+            .groups_for_user(acct, &uname("m1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Emptied groups can go.
+    store.delete_group(acct, &gname("g2")).await.unwrap();
+    store
+        .remove_user_from_group(acct, &gname("g0"), &uname("m3"))
         .await
         .unwrap();
-    assert_eq!((p.default_version.as_str(), p.attachment_count), ("v1", 0));
-    assert!(matches!(
+    store.delete_group(acct, &gname("g0")).await.unwrap();
+    // Another account's names do not reach here.
+    let other = account(store).await;
+    assert_refused(
+        store
+            .add_user_to_group(other, &gname("g1"), &uname("m3"), 5, T)
+            .await,
+        StoreError::NotFound(Entity::User),
+    );
+}
+
+/// The vendor's limit of 5 groups per user counts the user's groups only.
+pub async fn membership_limit_is_per_user(store: &dyn Store) {
+    let acct = account(store).await;
+    for u in ["lim", "other"] {
+        store.create_user(&user(acct, u), 100).await.unwrap();
+    }
+    for i in 0..6 {
+        store
+            .create_group(&group(acct, &format!("l{i}")), 50)
+            .await
+            .unwrap();
+    }
+    for i in 0..5 {
+        store
+            .add_user_to_group(acct, &gname(&format!("l{i}")), &uname("lim"), 5, T)
+            .await
+            .unwrap();
+    }
+    assert_refused(
+        store
+            .add_user_to_group(acct, &gname("l5"), &uname("lim"), 5, T)
+            .await,
+        StoreError::LimitExceeded(Entity::Membership),
+    );
+    assert_refused(
+        store
+            .add_user_to_group(acct, &gname("l0"), &uname("lim"), 5, T)
+            .await,
+        StoreError::AlreadyExists(Entity::Membership),
+    );
+    // Groups have no such limit, and other users have their own count.
+    for i in 1..6 {
+        store
+            .add_user_to_group(acct, &gname(&format!("l{i}")), &uname("other"), 5, T)
+            .await
+            .unwrap();
+    }
+    // Leaving a group makes room.
+    store
+        .remove_user_from_group(acct, &gname("l2"), &uname("lim"))
+        .await
+        .unwrap();
+    store
+        .add_user_to_group(acct, &gname("l5"), &uname("lim"), 5, at(1))
+        .await
+        .unwrap();
+    let joined: Vec<String> = store
+        .groups_for_user(acct, &uname("lim"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.group.name.into_string())
+        .collect();
+    assert_eq!(joined, ["l0", "l1", "l3", "l4", "l5"]);
+}
+
+/// Custom policies: creation with `v1` as default, names, the per-account
+/// limit, descriptions, versions and their numbering.
+pub async fn policies_and_versions(store: &dyn Store) {
+    let acct = account(store).await;
+    let mut first = new_policy(acct, "P-one", DOC);
+    first.description = Some(Description::parse("first").unwrap());
+    let p = store.create_policy(&first, 2).await.unwrap();
+    let want = ManagedPolicy {
+        name: pname("P-one"),
+        kind: PolicyType::Custom,
+        description: Some(Description::parse("first").unwrap()),
+        default_version: "v1".into(),
+        attachment_count: 0,
+        created_at: T,
+        updated_at: T,
+    };
+    assert_eq!(p, want);
+    assert_eq!(
+        store.custom_policy(acct, &pname("P-one")).await.unwrap(),
+        Some(want)
+    );
+    assert_eq!(
+        store.custom_policy(acct, &pname("p-one")).await.unwrap(),
+        None,
+        "names compare exactly"
+    );
+    let versions = store.policy_versions(acct, &pname("P-one")).await.unwrap();
+    assert_eq!(
+        versions,
+        [PolicyVersion {
+            id: "v1".into(),
+            is_default: true,
+            document: DOC.into(),
+            created_at: T,
+        }]
+    );
+    assert_refused(
         store
             .create_policy(&new_policy(acct, "P-one", DOC), 2)
             .await,
-        Err(StoreError::AlreadyExists(Entity::Policy))
-    ));
+        StoreError::AlreadyExists(Entity::Policy),
+    );
     store
         .create_policy(&new_policy(acct, "p-one", DOC), 2)
         .await
         .unwrap();
-    assert!(
-        matches!(
-            store
-                .create_policy(&new_policy(acct, "P-three", DOC), 2)
-                .await,
-            Err(StoreError::LimitExceeded(Entity::Policy))
-        ),
-        "exact-case names; the limit counts both"
+    assert_refused(
+        store
+            .create_policy(&new_policy(acct, "P-three", DOC), 2)
+            .await,
+        StoreError::LimitExceeded(Entity::Policy),
     );
-    let later = T + time::Duration::minutes(5);
+    assert_refused(
+        store
+            .create_policy(&new_policy(acct, "p-one", DOC), 2)
+            .await,
+        StoreError::AlreadyExists(Entity::Policy),
+    );
+
+    // Descriptions.
+    let later = at(5);
     let d = Description::parse("reads").unwrap();
     let p = store
         .update_policy_description(acct, &pname("P-one"), Some(&d), later)
         .await
         .unwrap();
-    assert_eq!(p.description.as_ref().map(|d| d.as_str()), Some("reads"));
-    for n in 2..=3 {
-        let v = store
-            .create_policy_version(
-                acct,
-                &pname("P-one"),
-                &format!("{DOC} "),
-                false,
-                RotateStrategy::None,
-                3,
-                later,
-            )
-            .await
-            .unwrap();
-        assert_eq!((v.id, v.is_default), (format!("v{n}"), false));
-    }
-    assert!(matches!(
+    assert_eq!(
+        (p.description.as_ref(), p.created_at, p.updated_at),
+        (Some(&d), T, later)
+    );
+    assert_eq!(
+        store.custom_policy(acct, &pname("P-one")).await.unwrap(),
+        Some(p)
+    );
+    let p = store
+        .update_policy_description(acct, &pname("P-one"), None, later)
+        .await
+        .unwrap();
+    assert_eq!(p.description, None);
+    assert_refused(
+        store
+            .update_policy_description(acct, &pname("Ghost"), Some(&d), later)
+            .await,
+        StoreError::NotFound(Entity::Policy),
+    );
+
+    // Versions, with and without becoming the default.
+    let v2 = store
+        .create_policy_version(
+            acct,
+            &pname("P-one"),
+            &doc(2),
+            false,
+            RotateStrategy::None,
+            5,
+            at(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        v2,
+        PolicyVersion {
+            id: "v2".into(),
+            is_default: false,
+            document: doc(2),
+            created_at: at(6),
+        }
+    );
+    assert_eq!(default_version(store, acct, "P-one").await, "v1");
+    let v3 = store
+        .create_policy_version(
+            acct,
+            &pname("P-one"),
+            &doc(3),
+            true,
+            RotateStrategy::None,
+            5,
+            at(7),
+        )
+        .await
+        .unwrap();
+    assert_eq!((v3.id.as_str(), v3.is_default), ("v3", true));
+    assert_eq!(default_version(store, acct, "P-one").await, "v3");
+    let listed = store.policy_versions(acct, &pname("P-one")).await.unwrap();
+    let summary: Vec<(&str, bool, &str)> = listed
+        .iter()
+        .map(|v| (v.id.as_str(), v.is_default, v.document.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("v1", false, DOC),
+            ("v2", false, doc(2).as_str()),
+            ("v3", true, doc(3).as_str())
+        ]
+    );
+    assert_refused(
         store
             .create_policy_version(
                 acct,
-                &pname("P-one"),
+                &pname("Ghost"),
                 DOC,
                 false,
                 RotateStrategy::None,
-                3,
-                later
+                5,
+                T,
             )
             .await,
-        Err(StoreError::LimitExceeded(Entity::PolicyVersion))
-    ));
+        StoreError::NotFound(Entity::Policy),
+    );
+
+    // The default moves; only existing versions can be it.
+    store
+        .set_default_policy_version(acct, &pname("P-one"), "v1", at(8))
+        .await
+        .unwrap();
+    assert_eq!(default_version(store, acct, "P-one").await, "v1");
+    let flags: Vec<bool> = store
+        .policy_versions(acct, &pname("P-one"))
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.is_default)
+        .collect();
+    assert_eq!(flags, [true, false, false]);
+    for bad in ["v9", "V1", "v01", "1", "x", ""] {
+        assert_refused(
+            store
+                .set_default_policy_version(acct, &pname("P-one"), bad, at(8))
+                .await,
+            StoreError::NotFound(Entity::PolicyVersion),
+        );
+    }
+    assert_refused(
+        store
+            .set_default_policy_version(acct, &pname("Ghost"), "v1", at(8))
+            .await,
+        StoreError::NotFound(Entity::Policy),
+    );
+
+    // The default cannot be deleted; others can, once.
+    assert_refused(
+        store
+            .delete_policy_version(acct, &pname("P-one"), "v1")
+            .await,
+        conflict(Entity::PolicyVersion, Entity::Policy),
+    );
+    store
+        .delete_policy_version(acct, &pname("P-one"), "v3")
+        .await
+        .unwrap();
+    for bad in ["v3", "v99", "bogus"] {
+        assert_refused(
+            store
+                .delete_policy_version(acct, &pname("P-one"), bad)
+                .await,
+            StoreError::NotFound(Entity::PolicyVersion),
+        );
+    }
+    assert_refused(
+        store
+            .delete_policy_version(acct, &pname("Ghost"), "v2")
+            .await,
+        StoreError::NotFound(Entity::Policy),
+    );
+    assert_eq!(version_ids(store, acct, "P-one").await, ["v1", "v2"]);
+    // Numbers are never reused, not even the highest after it went.
     let v4 = store
         .create_policy_version(
             acct,
             &pname("P-one"),
             DOC,
-            true,
-            RotateStrategy::DeleteOldestNonDefaultVersionWhenLimitExceeded,
-            3,
-            later,
+            false,
+            RotateStrategy::None,
+            5,
+            at(9),
         )
         .await
         .unwrap();
-    assert_eq!((v4.id.as_str(), v4.is_default), ("v4", true));
-    let ids: Vec<String> = store
-        .policy_versions(acct, &pname("P-one"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|v| v.id)
-        .collect();
-    assert_eq!(ids, ["v1", "v3", "v4"], "v2 was the oldest non-default");
-    assert!(matches!(
-        store
-            .delete_policy_version(acct, &pname("P-one"), "v4")
-            .await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::PolicyVersion,
-            ..
-        })
-    ));
-    store
-        .set_default_policy_version(acct, &pname("P-one"), "v1", later)
-        .await
-        .unwrap();
-    assert!(matches!(
-        store
-            .set_default_policy_version(acct, &pname("P-one"), "v2", later)
-            .await,
-        Err(StoreError::NotFound(Entity::PolicyVersion))
-    ));
+    assert_eq!(v4.id, "v4");
     store
         .delete_policy_version(acct, &pname("P-one"), "v4")
-        .await
-        .unwrap();
-    store
-        .delete_policy_version(acct, &pname("P-one"), "v3")
         .await
         .unwrap();
     let v5 = store
@@ -2435,34 +2906,19 @@ async fn policies_and_versions(store: &dyn Store) {
             DOC,
             false,
             RotateStrategy::None,
-            3,
-            later,
+            5,
+            at(9),
         )
         .await
         .unwrap();
-    assert_eq!(v5.id, "v5", "version numbers are never reused");
-    assert!(matches!(
-        store.delete_policy(acct, &pname("P-one"), false).await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::Policy,
-            blocker: Entity::PolicyVersion
-        })
-    ));
-    store
-        .delete_policy(acct, &pname("P-one"), true)
-        .await
-        .unwrap();
-    assert!(
-        store
-            .custom_policy(acct, &pname("P-one"))
-            .await
-            .unwrap()
-            .is_none()
+    assert_eq!(v5.id, "v5");
+    assert_eq!(version_ids(store, acct, "P-one").await, ["v1", "v2", "v5"]);
+    assert_refused(
+        store.policy_versions(acct, &pname("Ghost")).await,
+        StoreError::NotFound(Entity::Policy),
     );
-    assert!(matches!(
-        store.policy_versions(acct, &pname("P-one")).await,
-        Err(StoreError::NotFound(Entity::Policy))
-    ));
+
+    // By name (exact, byte order).
     let names: Vec<String> = store
         .custom_policies(acct)
         .await
@@ -2470,262 +2926,928 @@ async fn policies_and_versions(store: &dyn Store) {
         .into_iter()
         .map(|p| p.name.into_string())
         .collect();
-    assert_eq!(names, ["p-one"]);
+    assert_eq!(names, ["P-one", "p-one"]);
+    let other = account(store).await;
+    assert!(store.custom_policies(other).await.unwrap().is_empty());
+    assert_eq!(
+        store.custom_policy(other, &pname("P-one")).await.unwrap(),
+        None
+    );
 }
 
-async fn attachments_and_effective_policies(store: &dyn Store) {
+/// The vendor's 5 versions per policy, and rotation.
+pub async fn policy_version_limit_and_rotation(store: &dyn Store) {
     let acct = account(store).await;
-    store.create_user(&user(acct, "att"), 100).await.unwrap();
-    store.create_group(&group(acct, "team"), 50).await.unwrap();
+    let name = pname("Rot");
     store
-        .add_user_to_group(acct, &gname("team"), &uname("att"), 5, T)
+        .create_policy(&new_policy(acct, "Rot", &doc(1)), 10)
         .await
         .unwrap();
-    store
-        .create_policy(&new_policy(acct, "Mine", DOC), 100)
-        .await
-        .unwrap();
-    let to_user = AttachTarget::User(uname("att"));
-    let to_group = AttachTarget::Group(gname("team"));
-    store
-        .attach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user, 2, T)
-        .await
-        .unwrap();
-    assert!(matches!(
+    for n in 2..=5 {
+        let v = store
+            .create_policy_version(acct, &name, &doc(n), false, RotateStrategy::None, 5, T)
+            .await
+            .unwrap();
+        assert_eq!(v.id, format!("v{n}"));
+    }
+    assert_refused(
         store
-            .attach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user, 2, T)
+            .create_policy_version(acct, &name, &doc(6), false, RotateStrategy::None, 5, T)
             .await,
-        Err(StoreError::AlreadyExists(Entity::Attachment))
-    ));
-    assert!(matches!(
-        store
-            .attach_policy(acct, PolicyType::Custom, &pname("Nope"), &to_user, 2, T)
-            .await,
-        Err(StoreError::NotFound(Entity::Policy))
-    ));
-    assert!(matches!(
-        store
-            .attach_policy(
-                acct,
-                PolicyType::Custom,
-                &pname("Mine"),
-                &AttachTarget::User(uname("ghost")),
-                2,
-                T
-            )
-            .await,
-        Err(StoreError::NotFound(Entity::User))
-    ));
-    store
-        .attach_policy(
-            acct,
-            PolicyType::System,
-            &pname("ReadOnlyAccess"),
-            &to_user,
-            1,
-            T,
-        )
+        StoreError::LimitExceeded(Entity::PolicyVersion),
+    );
+    assert_eq!(
+        version_ids(store, acct, "Rot").await,
+        ["v1", "v2", "v3", "v4", "v5"],
+        "a refused version changes nothing"
+    );
+    // Rotation deletes the oldest version that is not the default.
+    let rotate = RotateStrategy::DeleteOldestNonDefaultVersionWhenLimitExceeded;
+    let v6 = store
+        .create_policy_version(acct, &name, &doc(6), false, rotate, 5, T)
         .await
         .unwrap();
-    assert!(
-        matches!(
-            store
-                .attach_policy(
-                    acct,
-                    PolicyType::System,
-                    &pname("AdministratorAccess"),
-                    &to_user,
-                    1,
-                    T
-                )
-                .await,
-            Err(StoreError::LimitExceeded(Entity::Attachment))
-        ),
-        "the limit counts the target's attachments of that type"
+    assert_eq!((v6.id.as_str(), v6.is_default), ("v6", false));
+    assert_eq!(
+        version_ids(store, acct, "Rot").await,
+        ["v1", "v3", "v4", "v5", "v6"],
+        "v1 is the default; v2 was the oldest of the others"
     );
     store
-        .attach_policy(
+        .set_default_policy_version(acct, &name, "v3", T)
+        .await
+        .unwrap();
+    let v7 = store
+        .create_policy_version(acct, &name, &doc(7), true, rotate, 5, T)
+        .await
+        .unwrap();
+    assert_eq!((v7.id.as_str(), v7.is_default), ("v7", true));
+    assert_eq!(
+        version_ids(store, acct, "Rot").await,
+        ["v3", "v4", "v5", "v6", "v7"]
+    );
+    assert_eq!(default_version(store, acct, "Rot").await, "v7");
+    // Below the limit, rotation deletes nothing.
+    store
+        .delete_policy_version(acct, &name, "v4")
+        .await
+        .unwrap();
+    let v8 = store
+        .create_policy_version(acct, &name, &doc(8), false, rotate, 5, T)
+        .await
+        .unwrap();
+    assert_eq!(v8.id, "v8");
+    assert_eq!(
+        version_ids(store, acct, "Rot").await,
+        ["v3", "v5", "v6", "v7", "v8"]
+    );
+    // Nothing to rotate out when the default is all there is.
+    store
+        .create_policy(&new_policy(acct, "Solo", DOC), 10)
+        .await
+        .unwrap();
+    assert_refused(
+        store
+            .create_policy_version(acct, &pname("Solo"), DOC, false, rotate, 1, T)
+            .await,
+        StoreError::LimitExceeded(Entity::PolicyVersion),
+    );
+    assert_eq!(version_ids(store, acct, "Solo").await, ["v1"]);
+}
+
+/// DeletePolicy: its conflicts in the documented order, and the cascade.
+pub async fn delete_policy_conflicts_and_cascade(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_user(&user(acct, "du"), 100).await.unwrap();
+    store.create_group(&group(acct, "dg"), 50).await.unwrap();
+    let (to_user, to_group) = (
+        AttachTarget::User(uname("du")),
+        AttachTarget::Group(gname("dg")),
+    );
+    let del = pname("Del");
+    for cascade in [false, true] {
+        assert_refused(
+            store.delete_policy(acct, &del, cascade).await,
+            StoreError::NotFound(Entity::Policy),
+        );
+    }
+    store
+        .create_policy(&new_policy(acct, "Del", DOC), 10)
+        .await
+        .unwrap();
+    store
+        .attach_policy(acct, PolicyType::Custom, &del, &to_group, 10, T)
+        .await
+        .unwrap();
+    assert_refused(
+        store.delete_policy(acct, &del, false).await,
+        conflict(Entity::Policy, Entity::Group),
+    );
+    store
+        .attach_policy(acct, PolicyType::Custom, &del, &to_user, 10, T)
+        .await
+        .unwrap();
+    assert_refused(
+        store.delete_policy(acct, &del, false).await,
+        conflict(Entity::Policy, Entity::User),
+    );
+    for t in [&to_user, &to_group] {
+        store
+            .detach_policy(acct, PolicyType::Custom, &del, t)
+            .await
+            .unwrap();
+    }
+    store
+        .create_policy_version(acct, &del, DOC, false, RotateStrategy::None, 5, T)
+        .await
+        .unwrap();
+    assert_refused(
+        store.delete_policy(acct, &del, false).await,
+        conflict(Entity::Policy, Entity::PolicyVersion),
+    );
+    // With only its default version left, it goes without cascading.
+    store
+        .set_default_policy_version(acct, &del, "v2", T)
+        .await
+        .unwrap();
+    store.delete_policy_version(acct, &del, "v1").await.unwrap();
+    store.delete_policy(acct, &del, false).await.unwrap();
+    assert_eq!(store.custom_policy(acct, &del).await.unwrap(), None);
+
+    // Cascading: attachments and versions go with it, nothing else does.
+    store
+        .create_policy(&new_policy(acct, "Del", DOC), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        version_ids(store, acct, "Del").await,
+        ["v1"],
+        "a new policy of the same name starts again"
+    );
+    store
+        .create_policy(&new_policy(acct, "Keep", DOC), 10)
+        .await
+        .unwrap();
+    store
+        .create_policy_version(acct, &del, DOC, false, RotateStrategy::None, 5, T)
+        .await
+        .unwrap();
+    for t in [&to_user, &to_group] {
+        store
+            .attach_policy(acct, PolicyType::Custom, &del, t, 10, T)
+            .await
+            .unwrap();
+        store
+            .attach_policy(acct, PolicyType::System, &pname("ReadOnlyAccess"), t, 10, T)
+            .await
+            .unwrap();
+    }
+    store
+        .attach_policy(acct, PolicyType::Custom, &pname("Keep"), &to_user, 10, T)
+        .await
+        .unwrap();
+    store.delete_policy(acct, &del, true).await.unwrap();
+    assert_eq!(store.custom_policy(acct, &del).await.unwrap(), None);
+    assert_refused(
+        store.policy_versions(acct, &del).await,
+        StoreError::NotFound(Entity::Policy),
+    );
+    assert_eq!(
+        attached_to(store, acct, &to_user).await,
+        [system("ReadOnlyAccess"), custom("Keep")]
+    );
+    assert_eq!(
+        attached_to(store, acct, &to_group).await,
+        [system("ReadOnlyAccess")]
+    );
+    assert_eq!(
+        store
+            .entities_for_policy(acct, PolicyType::Custom, &del)
+            .await
+            .unwrap(),
+        PolicyEntities::default()
+    );
+    // Nothing stale comes back with a policy of the same name.
+    let again = store
+        .create_policy(&new_policy(acct, "Del", DOC), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.attachment_count, 0);
+    assert_eq!(
+        store
+            .custom_policy(acct, &del)
+            .await
+            .unwrap()
+            .map(|p| p.attachment_count),
+        Some(0)
+    );
+    // The group is free to go once its system policy is detached.
+    store
+        .detach_policy(
             acct,
             PolicyType::System,
             &pname("ReadOnlyAccess"),
             &to_group,
-            5,
-            T,
         )
         .await
         .unwrap();
-    store
-        .attach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_group, 5, T)
-        .await
-        .unwrap();
-
-    let listed: Vec<(PolicyType, String)> = store
-        .policies_for(acct, &to_user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| (a.kind, a.name.into_string()))
-        .collect();
-    assert_eq!(
-        listed,
-        [
-            (PolicyType::Custom, "Mine".to_owned()),
-            (PolicyType::System, "ReadOnlyAccess".to_owned())
-        ]
-    );
-    let p = store
-        .custom_policy(acct, &pname("Mine"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(p.attachment_count, 2);
-    let counts = store.system_attachment_counts(acct).await.unwrap();
-    assert_eq!(counts, [(pname("ReadOnlyAccess"), 2)]);
-    let ents = store
-        .entities_for_policy(acct, PolicyType::Custom, &pname("Mine"))
-        .await
-        .unwrap();
-    assert_eq!((ents.users.len(), ents.groups.len()), (1, 1));
-
-    // Direct and through the group, each once, custom ones with the
-    // default version's document.
-    let att = store
-        .user_by_name(acct, &uname("att"))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut eff = store.effective_policies(acct, att.id).await.unwrap();
-    eff.sort_by(|a, b| (a.kind, a.name.as_str()).cmp(&(b.kind, b.name.as_str())));
-    assert_eq!(eff.len(), 2, "{eff:?}");
-    assert_eq!(eff[1].document.as_deref(), Some(DOC));
-    assert_eq!(eff[0].document, None);
-    let doc2 = r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}"#;
-    store
-        .create_policy_version(acct, &pname("Mine"), doc2, true, RotateStrategy::None, 5, T)
-        .await
-        .unwrap();
-    let eff = store.effective_policies(acct, att.id).await.unwrap();
-    assert!(eff.iter().any(|e| e.document.as_deref() == Some(doc2)));
-
-    // Attached policies block deleting the policy, the group and the user.
-    assert!(matches!(
-        store.delete_policy(acct, &pname("Mine"), false).await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::Policy,
-            blocker: Entity::User
-        })
-    ));
-    store
-        .detach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user)
-        .await
-        .unwrap();
-    assert!(matches!(
-        store
-            .detach_policy(acct, PolicyType::Custom, &pname("Mine"), &to_user)
-            .await,
-        Err(StoreError::NotFound(Entity::Attachment))
-    ));
-    assert!(matches!(
-        store.delete_group(acct, &gname("team")).await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::Group,
-            ..
-        })
-    ));
-    store
-        .remove_user_from_group(acct, &gname("team"), &uname("att"))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.delete_user(acct, &uname("att")).await,
-        Err(StoreError::DeleteConflict {
-            entity: Entity::User,
-            blocker: Entity::Policy
-        })
-    ));
-    store
-        .detach_policy(acct, PolicyType::System, &pname("ReadOnlyAccess"), &to_user)
-        .await
-        .unwrap();
-    store.delete_user(acct, &uname("att")).await.unwrap();
-    // Cascading delete detaches from the group too.
-    store
-        .delete_policy(acct, &pname("Mine"), true)
-        .await
-        .unwrap();
-    let left: Vec<String> = store
-        .policies_for(acct, &to_group)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.name.into_string())
-        .collect();
-    assert_eq!(left, ["ReadOnlyAccess"]);
+    store.delete_group(acct, &gname("dg")).await.unwrap();
 }
 
-async fn policy_epoch_moves_with_every_change(store: &dyn Store) {
+/// Attaching and detaching system and custom policies to users and groups,
+/// and every way to list them.
+pub async fn attachments_round_trip(store: &dyn Store) {
+    let acct = account(store).await;
+    for u in ["au", "bu"] {
+        store.create_user(&user(acct, u), 100).await.unwrap();
+    }
+    for g in ["ag", "bg"] {
+        store.create_group(&group(acct, g), 50).await.unwrap();
+    }
+    for p in ["Mine", "Yours"] {
+        store
+            .create_policy(&new_policy(acct, p, DOC), 100)
+            .await
+            .unwrap();
+    }
+    let (au, ag, bg) = (
+        AttachTarget::User(uname("au")),
+        AttachTarget::Group(gname("ag")),
+        AttachTarget::Group(gname("bg")),
+    );
+    let (mine, yours, ro) = (pname("Mine"), pname("Yours"), pname("ReadOnlyAccess"));
+    let steps = [
+        (PolicyType::Custom, &mine, &au, 1),
+        (PolicyType::System, &ro, &au, 2),
+        (PolicyType::Custom, &yours, &au, 3),
+        (PolicyType::System, &ro, &ag, 4),
+        (PolicyType::Custom, &mine, &ag, 5),
+        (PolicyType::Custom, &mine, &bg, 6),
+    ];
+    for (kind, name, target, t) in steps {
+        store
+            .attach_policy(acct, kind, name, target, 10, at(t))
+            .await
+            .unwrap();
+    }
+    // In attachment order, with the time of each.
+    assert_eq!(
+        store.policies_for(acct, &au).await.unwrap(),
+        [
+            Attachment {
+                kind: PolicyType::Custom,
+                name: mine.clone(),
+                attached_at: at(1)
+            },
+            Attachment {
+                kind: PolicyType::System,
+                name: ro.clone(),
+                attached_at: at(2)
+            },
+            Attachment {
+                kind: PolicyType::Custom,
+                name: yours.clone(),
+                attached_at: at(3)
+            },
+        ]
+    );
+    assert_eq!(
+        attached_to(store, acct, &AttachTarget::Group(gname("AG"))).await,
+        [system("ReadOnlyAccess"), custom("Mine")]
+    );
+    assert!(
+        attached_to(store, acct, &AttachTarget::User(uname("bu")))
+            .await
+            .is_empty()
+    );
+    assert_refused(
+        store
+            .policies_for(acct, &AttachTarget::User(uname("ghost")))
+            .await,
+        StoreError::NotFound(Entity::User),
+    );
+    assert_refused(
+        store
+            .policies_for(acct, &AttachTarget::Group(gname("ghost")))
+            .await,
+        StoreError::NotFound(Entity::Group),
+    );
+
+    // Duplicates, whatever the spelling of the target.
+    for (kind, name, target) in [
+        (PolicyType::Custom, &mine, AttachTarget::User(uname("AU"))),
+        (PolicyType::System, &ro, AttachTarget::User(uname("au"))),
+        (PolicyType::Custom, &mine, AttachTarget::Group(gname("Ag"))),
+    ] {
+        assert_refused(
+            store.attach_policy(acct, kind, name, &target, 10, T).await,
+            StoreError::AlreadyExists(Entity::Attachment),
+        );
+    }
+    // What does not exist.
+    assert_refused(
+        store
+            .attach_policy(acct, PolicyType::Custom, &pname("mine"), &au, 10, T)
+            .await,
+        StoreError::NotFound(Entity::Policy),
+    );
+    assert_refused(
+        store
+            .attach_policy(
+                acct,
+                PolicyType::Custom,
+                &mine,
+                &AttachTarget::User(uname("ghost")),
+                10,
+                T,
+            )
+            .await,
+        StoreError::NotFound(Entity::User),
+    );
+    assert_refused(
+        store
+            .attach_policy(
+                acct,
+                PolicyType::System,
+                &ro,
+                &AttachTarget::Group(gname("ghost")),
+                10,
+                T,
+            )
+            .await,
+        StoreError::NotFound(Entity::Group),
+    );
+    assert_refused(
+        store
+            .detach_policy(
+                acct,
+                PolicyType::Custom,
+                &mine,
+                &AttachTarget::User(uname("ghost")),
+            )
+            .await,
+        StoreError::NotFound(Entity::User),
+    );
+    assert_refused(
+        store
+            .detach_policy(
+                acct,
+                PolicyType::Custom,
+                &mine,
+                &AttachTarget::Group(gname("ghost")),
+            )
+            .await,
+        StoreError::NotFound(Entity::Group),
+    );
+    for (kind, name, target) in [
+        (PolicyType::Custom, &yours, &ag),
+        (PolicyType::System, &mine, &au),
+        (PolicyType::Custom, &ro, &au),
+        (PolicyType::Custom, &pname("Nope"), &au),
+    ] {
+        assert_refused(
+            store.detach_policy(acct, kind, name, target).await,
+            StoreError::NotFound(Entity::Attachment),
+        );
+    }
+
+    // Counts: users and groups for custom policies, by name for system
+    // ones (attached nowhere: left out).
+    let count = |p: Option<ManagedPolicy>| p.map(|p| p.attachment_count);
+    assert_eq!(
+        count(store.custom_policy(acct, &mine).await.unwrap()),
+        Some(3)
+    );
+    assert_eq!(
+        count(store.custom_policy(acct, &yours).await.unwrap()),
+        Some(1)
+    );
+    let all: Vec<(String, u64)> = store
+        .custom_policies(acct)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.name.into_string(), p.attachment_count))
+        .collect();
+    assert_eq!(all, [("Mine".to_owned(), 3), ("Yours".to_owned(), 1)]);
+    store
+        .attach_policy(
+            acct,
+            PolicyType::System,
+            &pname("AdministratorAccess"),
+            &AttachTarget::User(uname("bu")),
+            10,
+            at(7),
+        )
+        .await
+        .unwrap();
+    let mut counts = store.system_attachment_counts(acct).await.unwrap();
+    counts.sort();
+    assert_eq!(counts, [(pname("AdministratorAccess"), 1), (ro.clone(), 2)]);
+
+    // Who a policy is attached to, with when.
+    let user_au = store
+        .user_by_name(acct, &uname("au"))
+        .await
+        .unwrap()
+        .unwrap();
+    let group_ag = store.group(acct, &gname("ag")).await.unwrap().unwrap();
+    let group_bg = store.group(acct, &gname("bg")).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .entities_for_policy(acct, PolicyType::Custom, &mine)
+            .await
+            .unwrap(),
+        PolicyEntities {
+            users: vec![(user_au.clone(), at(1))],
+            groups: vec![(group_ag.clone(), at(5)), (group_bg, at(6))],
+        }
+    );
+    assert_eq!(
+        store
+            .entities_for_policy(acct, PolicyType::System, &ro)
+            .await
+            .unwrap(),
+        PolicyEntities {
+            users: vec![(user_au, at(2))],
+            groups: vec![(group_ag, at(4))],
+        }
+    );
+    for (kind, name) in [
+        (PolicyType::System, &mine),
+        (PolicyType::Custom, &ro),
+        (PolicyType::Custom, &pname("Nope")),
+    ] {
+        assert_eq!(
+            store.entities_for_policy(acct, kind, name).await.unwrap(),
+            PolicyEntities::default(),
+            "{kind:?} {name}"
+        );
+    }
+    // Another account sees none of it.
+    let other = account(store).await;
+    assert!(
+        store
+            .system_attachment_counts(other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .entities_for_policy(other, PolicyType::System, &ro)
+            .await
+            .unwrap(),
+        PolicyEntities::default()
+    );
+
+    // Detaching.
+    store
+        .detach_policy(
+            acct,
+            PolicyType::Custom,
+            &mine,
+            &AttachTarget::User(uname("AU")),
+        )
+        .await
+        .unwrap();
+    assert_refused(
+        store
+            .detach_policy(acct, PolicyType::Custom, &mine, &au)
+            .await,
+        StoreError::NotFound(Entity::Attachment),
+    );
+    assert_eq!(
+        attached_to(store, acct, &au).await,
+        [system("ReadOnlyAccess"), custom("Yours")]
+    );
+    assert_eq!(
+        count(store.custom_policy(acct, &mine).await.unwrap()),
+        Some(2)
+    );
+
+    // A renamed group keeps its policies.
+    store
+        .update_group(
+            acct,
+            &gname("ag"),
+            &GroupPatch {
+                name: Some(gname("ag-renamed")),
+                comments: None,
+            },
+            at(8),
+        )
+        .await
+        .unwrap();
+    let renamed = AttachTarget::Group(gname("AG-renamed"));
+    assert_eq!(
+        attached_to(store, acct, &renamed).await,
+        [system("ReadOnlyAccess"), custom("Mine")]
+    );
+    let ents = store
+        .entities_for_policy(acct, PolicyType::Custom, &mine)
+        .await
+        .unwrap();
+    assert_eq!(ents.groups[0].0.name.as_str(), "ag-renamed");
+
+    // Attached policies keep a group and a user from being deleted.
+    assert_refused(
+        store.delete_group(acct, &gname("bg")).await,
+        conflict(Entity::Group, Entity::Policy),
+    );
+    store
+        .detach_policy(acct, PolicyType::Custom, &mine, &bg)
+        .await
+        .unwrap();
+    store.delete_group(acct, &gname("bg")).await.unwrap();
+    assert_refused(
+        store.delete_user(acct, &uname("au")).await,
+        conflict(Entity::User, Entity::Policy),
+    );
+    // Purging a user (CertCentral) takes its attachments with it.
+    let bu = store
+        .user_by_name(acct, &uname("bu"))
+        .await
+        .unwrap()
+        .unwrap();
+    store.purge_user(acct, bu.id).await.unwrap();
+    let mut counts = store.system_attachment_counts(acct).await.unwrap();
+    counts.sort();
+    assert_eq!(counts, [(ro, 2)]);
+}
+
+/// Per target and per policy type: the vendor's limits (20 system and 10
+/// custom per user, 20 and 5 per group) are each their own count.
+pub async fn attachment_limits_are_per_target_and_type(store: &dyn Store) {
+    let acct = account(store).await;
+    for u in ["lu", "lv"] {
+        store.create_user(&user(acct, u), 100).await.unwrap();
+    }
+    store.create_group(&group(acct, "lg"), 50).await.unwrap();
+    for p in ["C0", "C1", "C2"] {
+        store
+            .create_policy(&new_policy(acct, p, DOC), 100)
+            .await
+            .unwrap();
+    }
+    let systems = [
+        "ReadOnlyAccess",
+        "AdministratorAccess",
+        "AliyunRAMFullAccess",
+    ];
+    for target in [
+        AttachTarget::User(uname("lu")),
+        AttachTarget::Group(gname("lg")),
+    ] {
+        for (kind, names) in [
+            (PolicyType::System, systems),
+            (PolicyType::Custom, ["C0", "C1", "C2"]),
+        ] {
+            for n in &names[..2] {
+                store
+                    .attach_policy(acct, kind, &pname(n), &target, 2, T)
+                    .await
+                    .unwrap();
+            }
+            assert_refused(
+                store
+                    .attach_policy(acct, kind, &pname(names[2]), &target, 2, T)
+                    .await,
+                StoreError::LimitExceeded(Entity::Attachment),
+            );
+            // Attached already wins over full.
+            assert_refused(
+                store
+                    .attach_policy(acct, kind, &pname(names[0]), &target, 2, T)
+                    .await,
+                StoreError::AlreadyExists(Entity::Attachment),
+            );
+        }
+        assert_eq!(attached_to(store, acct, &target).await.len(), 4);
+    }
+    // Another user has its own count.
+    let lv = AttachTarget::User(uname("lv"));
+    store
+        .attach_policy(acct, PolicyType::Custom, &pname("C2"), &lv, 1, T)
+        .await
+        .unwrap();
+    // Detaching makes room.
+    let lu = AttachTarget::User(uname("lu"));
+    store
+        .detach_policy(acct, PolicyType::System, &pname(systems[0]), &lu)
+        .await
+        .unwrap();
+    store
+        .attach_policy(acct, PolicyType::System, &pname(systems[2]), &lu, 2, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        attached_to(store, acct, &lu).await,
+        [
+            system("AdministratorAccess"),
+            custom("C0"),
+            custom("C1"),
+            system("AliyunRAMFullAccess")
+        ]
+    );
+}
+
+fn by_kind_and_name(mut eff: Vec<EffectivePolicy>) -> Vec<(PolicyType, String, Option<String>)> {
+    eff.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    eff.into_iter()
+        .map(|e| (e.kind, e.name.into_string(), e.document))
+        .collect()
+}
+
+/// What applies to a user: its own policies and its groups', each once,
+/// custom ones with their default version's document.
+pub async fn effective_policies_through_groups(store: &dyn Store) {
+    let acct = account(store).await;
+    for u in ["eu", "ev"] {
+        store.create_user(&user(acct, u), 100).await.unwrap();
+    }
+    for g in ["e1", "e2"] {
+        store.create_group(&group(acct, g), 50).await.unwrap();
+    }
+    for (p, n) in [("Direct", 1), ("Shared", 2), ("OnlyGroup", 3)] {
+        store
+            .create_policy(&new_policy(acct, p, &doc(n)), 100)
+            .await
+            .unwrap();
+    }
+    let eu = store
+        .user_by_name(acct, &uname("eu"))
+        .await
+        .unwrap()
+        .unwrap();
+    let ev = store
+        .user_by_name(acct, &uname("ev"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .effective_policies(acct, eu.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let attach = |kind, name: &'static str, target: AttachTarget| async move {
+        store
+            .attach_policy(acct, kind, &pname(name), &target, 20, T)
+            .await
+            .unwrap();
+    };
+    let to_eu = || AttachTarget::User(uname("eu"));
+    let to = |g: &str| AttachTarget::Group(gname(g));
+    attach(PolicyType::Custom, "Direct", to_eu()).await;
+    attach(PolicyType::System, "ReadOnlyAccess", to_eu()).await;
+    attach(PolicyType::Custom, "Shared", to("e1")).await;
+    attach(PolicyType::Custom, "Shared", to("e2")).await;
+    attach(PolicyType::System, "ReadOnlyAccess", to("e1")).await;
+    attach(PolicyType::System, "AdministratorAccess", to("e2")).await;
+    attach(PolicyType::Custom, "OnlyGroup", to("e2")).await;
+    // Before joining, only its own.
+    assert_eq!(
+        by_kind_and_name(store.effective_policies(acct, eu.id).await.unwrap()),
+        [
+            (PolicyType::System, "ReadOnlyAccess".into(), None),
+            (PolicyType::Custom, "Direct".into(), Some(doc(1))),
+        ]
+    );
+    for g in ["e1", "e2"] {
+        store
+            .add_user_to_group(acct, &gname(g), &uname("eu"), 5, T)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        by_kind_and_name(store.effective_policies(acct, eu.id).await.unwrap()),
+        [
+            (PolicyType::System, "AdministratorAccess".into(), None),
+            (PolicyType::System, "ReadOnlyAccess".into(), None),
+            (PolicyType::Custom, "Direct".into(), Some(doc(1))),
+            (PolicyType::Custom, "OnlyGroup".into(), Some(doc(3))),
+            (PolicyType::Custom, "Shared".into(), Some(doc(2))),
+        ],
+        "each policy once, however many ways it applies"
+    );
+    assert!(
+        store
+            .effective_policies(acct, ev.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .add_user_to_group(acct, &gname("e2"), &uname("ev"), 5, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_kind_and_name(store.effective_policies(acct, ev.id).await.unwrap()),
+        [
+            (PolicyType::System, "AdministratorAccess".into(), None),
+            (PolicyType::Custom, "OnlyGroup".into(), Some(doc(3))),
+            (PolicyType::Custom, "Shared".into(), Some(doc(2))),
+        ]
+    );
+
+    // Always the default version's document.
+    let shared = pname("Shared");
+    store
+        .create_policy_version(acct, &shared, &doc(20), false, RotateStrategy::None, 5, T)
+        .await
+        .unwrap();
+    let doc_of = |eff: Vec<EffectivePolicy>, name: &str| {
+        eff.into_iter()
+            .find(|e| e.name.as_str() == name)
+            .and_then(|e| e.document)
+    };
+    assert_eq!(
+        doc_of(
+            store.effective_policies(acct, eu.id).await.unwrap(),
+            "Shared"
+        ),
+        Some(doc(2))
+    );
+    store
+        .set_default_policy_version(acct, &shared, "v2", T)
+        .await
+        .unwrap();
+    assert_eq!(
+        doc_of(
+            store.effective_policies(acct, eu.id).await.unwrap(),
+            "Shared"
+        ),
+        Some(doc(20))
+    );
+    store
+        .create_policy_version(acct, &shared, &doc(30), true, RotateStrategy::None, 5, T)
+        .await
+        .unwrap();
+    assert_eq!(
+        doc_of(
+            store.effective_policies(acct, ev.id).await.unwrap(),
+            "Shared"
+        ),
+        Some(doc(30))
+    );
+
+    // Leaving a group, and a detached group policy.
+    store
+        .remove_user_from_group(acct, &gname("e2"), &uname("eu"))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_kind_and_name(store.effective_policies(acct, eu.id).await.unwrap()),
+        [
+            (PolicyType::System, "ReadOnlyAccess".into(), None),
+            (PolicyType::Custom, "Direct".into(), Some(doc(1))),
+            (PolicyType::Custom, "Shared".into(), Some(doc(30))),
+        ]
+    );
+    store
+        .detach_policy(acct, PolicyType::Custom, &shared, &to("e1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_kind_and_name(store.effective_policies(acct, eu.id).await.unwrap()),
+        [
+            (PolicyType::System, "ReadOnlyAccess".into(), None),
+            (PolicyType::Custom, "Direct".into(), Some(doc(1))),
+        ]
+    );
+    // Only the account's: another account, or an id nobody has, gets none.
+    let other = account(store).await;
+    assert!(
+        store
+            .effective_policies(other, eu.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .effective_policies(acct, UserId(2_999_999_999_999_999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `policy_epoch` grows with every change that can change a decision, and
+/// reads leave it alone.
+pub async fn policy_epoch_moves_with_every_change(store: &dyn Store) {
     let acct = account(store).await;
     let last = std::cell::Cell::new(store.policy_epoch(acct).await.unwrap());
     let moved = |now: u64, what: &str| {
         assert!(now > last.get(), "{what}: epoch {now} after {}", last.get());
         last.set(now);
     };
-    store.create_user(&user(acct, "ep"), 100).await.unwrap();
+    let epoch = || store.policy_epoch(acct);
+    for u in ["ep", "gone", "purged"] {
+        store.create_user(&user(acct, u), 100).await.unwrap();
+    }
     store.create_group(&group(acct, "eg"), 50).await.unwrap();
     store
         .create_policy(&new_policy(acct, "Ep", DOC), 100)
         .await
         .unwrap();
-    moved(
-        store.policy_epoch(acct).await.unwrap(),
-        "create policy (its v1)",
-    );
+    moved(epoch().await.unwrap(), "create policy (its v1)");
     store
         .add_user_to_group(acct, &gname("eg"), &uname("ep"), 5, T)
         .await
         .unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "add member");
+    moved(epoch().await.unwrap(), "add member");
     let target = AttachTarget::User(uname("ep"));
     store
         .attach_policy(acct, PolicyType::Custom, &pname("Ep"), &target, 10, T)
         .await
         .unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "attach");
+    moved(epoch().await.unwrap(), "attach to a user");
+    let to_group = AttachTarget::Group(gname("eg"));
+    store
+        .attach_policy(
+            acct,
+            PolicyType::System,
+            &pname("ReadOnlyAccess"),
+            &to_group,
+            10,
+            T,
+        )
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "attach to a group");
     store
         .create_policy_version(acct, &pname("Ep"), DOC, false, RotateStrategy::None, 5, T)
         .await
         .unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "new version");
+    moved(epoch().await.unwrap(), "new version");
     store
         .set_default_policy_version(acct, &pname("Ep"), "v2", T)
         .await
         .unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "set default");
-    let _ = store.effective_policies(acct, UserId(1)).await.unwrap();
-    assert_eq!(
-        store.policy_epoch(acct).await.unwrap(),
-        last.get(),
-        "reads change nothing"
-    );
+    moved(epoch().await.unwrap(), "set default");
     store
-        .detach_policy(acct, PolicyType::Custom, &pname("Ep"), &target)
+        .delete_policy_version(acct, &pname("Ep"), "v1")
         .await
         .unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "detach");
-    store
-        .remove_user_from_group(acct, &gname("eg"), &uname("ep"))
-        .await
-        .unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "remove member");
-    store.delete_policy(acct, &pname("Ep"), true).await.unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "delete policy");
-    store.delete_group(acct, &gname("eg")).await.unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "delete group");
-    let u = store
+    moved(epoch().await.unwrap(), "delete version");
+
+    // Reads change nothing.
+    let ep = store
         .user_by_name(acct, &uname("ep"))
         .await
         .unwrap()
         .unwrap();
+    let _ = store.effective_policies(acct, ep.id).await.unwrap();
+    let _ = store.policies_for(acct, &target).await.unwrap();
+    let _ = store.policies_for(acct, &to_group).await.unwrap();
+    let _ = store.groups_for_user(acct, &uname("ep")).await.unwrap();
+    let _ = store
+        .users_for_group(acct, &gname("eg"), None, 10)
+        .await
+        .unwrap();
+    let _ = store.list_groups(acct, None, 10).await.unwrap();
+    let _ = store.custom_policies(acct).await.unwrap();
+    let _ = store.policy_versions(acct, &pname("Ep")).await.unwrap();
+    let _ = store.system_attachment_counts(acct).await.unwrap();
+    let _ = store
+        .entities_for_policy(acct, PolicyType::Custom, &pname("Ep"))
+        .await
+        .unwrap();
+    assert_eq!(epoch().await.unwrap(), last.get(), "reads change nothing");
+
+    store
+        .detach_policy(acct, PolicyType::Custom, &pname("Ep"), &target)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "detach");
+    store
+        .remove_user_from_group(acct, &gname("eg"), &uname("ep"))
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "remove member");
+    store
+        .attach_policy(acct, PolicyType::Custom, &pname("Ep"), &target, 10, T)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "attach again");
+    store.delete_policy(acct, &pname("Ep"), true).await.unwrap();
+    moved(epoch().await.unwrap(), "delete policy (cascading)");
+    store
+        .detach_policy(
+            acct,
+            PolicyType::System,
+            &pname("ReadOnlyAccess"),
+            &to_group,
+        )
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "detach from a group");
+    store.delete_group(acct, &gname("eg")).await.unwrap();
+    moved(epoch().await.unwrap(), "delete group");
     let patch = UserPatch {
         profile: ProfilePatch {
             role: Some(AccessRole::Manager),
@@ -2733,11 +3855,40 @@ async fn policy_epoch_moves_with_every_change(store: &dyn Store) {
         },
         ..UserPatch::default()
     };
-    store.update_user(acct, &u.name, &patch, T).await.unwrap();
-    moved(store.policy_epoch(acct).await.unwrap(), "role change");
+    store.update_user(acct, &ep.name, &patch, T).await.unwrap();
+    moved(epoch().await.unwrap(), "role change");
+    store.delete_user(acct, &uname("gone")).await.unwrap();
+    moved(epoch().await.unwrap(), "delete user");
+    // Purging a member of a group, with a policy of its own.
+    store.create_group(&group(acct, "eh"), 50).await.unwrap();
+    store
+        .add_user_to_group(acct, &gname("eh"), &uname("purged"), 5, T)
+        .await
+        .unwrap();
+    store
+        .attach_policy(
+            acct,
+            PolicyType::System,
+            &pname("ReadOnlyAccess"),
+            &AttachTarget::User(uname("purged")),
+            10,
+            T,
+        )
+        .await
+        .unwrap();
+    let before = epoch().await.unwrap();
+    last.set(before);
+    let purged = store
+        .user_by_name(acct, &uname("purged"))
+        .await
+        .unwrap()
+        .unwrap();
+    store.purge_user(acct, purged.id).await.unwrap();
+    moved(epoch().await.unwrap(), "purge user");
 }
 
-async fn concurrent_attaches_of_one_policy(store: &dyn Store) {
+/// 32 attaches of one policy to one user at once: exactly one succeeds.
+pub async fn concurrent_attaches_of_one_policy(store: &dyn Store) {
     let acct = account(store).await;
     store.create_user(&user(acct, "race"), 100).await.unwrap();
     let target = AttachTarget::User(uname("race"));
@@ -2751,8 +3902,110 @@ async fn concurrent_attaches_of_one_policy(store: &dyn Store) {
     assert!(
         results
             .iter()
-            .all(|r| r.is_ok() || matches!(r, Err(StoreError::AlreadyExists(Entity::Attachment))))
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::AlreadyExists(Entity::Attachment)))),
+        "{results:?}"
     );
+    assert_eq!(
+        attached_to(store, acct, &target).await,
+        [system("AdministratorAccess")]
+    );
+}
+
+/// 32 new versions of one policy at once with a limit of 5 and no
+/// rotation: never more than 5 versions, and every number distinct.
+pub async fn concurrent_policy_versions_respect_the_limit(store: &dyn Store) {
+    let acct = account(store).await;
+    let name = pname("Race");
+    store
+        .create_policy(&new_policy(acct, "Race", DOC), 10)
+        .await
+        .unwrap();
+    let docs: Vec<String> = (0..32).map(doc).collect();
+    let results =
+        join_all(docs.iter().map(|d| {
+            store.create_policy_version(acct, &name, d, false, RotateStrategy::None, 5, T)
+        }))
+        .await;
+    let mut made: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|v| v.id.clone()))
+        .collect();
+    assert!(
+        results.iter().all(
+            |r| r.is_ok() || matches!(r, Err(StoreError::LimitExceeded(Entity::PolicyVersion)))
+        ),
+        "{results:?}"
+    );
+    made.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+    assert_eq!(made, ["v2", "v3", "v4", "v5"], "{results:?}");
+    let versions = store.policy_versions(acct, &name).await.unwrap();
+    assert_eq!(versions.len(), 5, "{versions:?}");
+    // Each stored version holds the document of the call that made it.
+    for (r, d) in results.iter().zip(&docs) {
+        if let Ok(v) = r {
+            let stored = versions.iter().find(|s| s.id == v.id).unwrap();
+            assert_eq!(&stored.document, d);
+        }
+    }
+}
+
+/// 32 rotating new versions at once: all succeed, numbers are distinct,
+/// and the policy ends with its default and the 4 newest.
+pub async fn concurrent_rotations_keep_the_limit(store: &dyn Store) {
+    let acct = account(store).await;
+    let name = pname("Spin");
+    store
+        .create_policy(&new_policy(acct, "Spin", DOC), 10)
+        .await
+        .unwrap();
+    let rotate = RotateStrategy::DeleteOldestNonDefaultVersionWhenLimitExceeded;
+    let results = join_all(
+        (0..32).map(|_| store.create_policy_version(acct, &name, DOC, false, rotate, 5, T)),
+    )
+    .await;
+    let mut made: Vec<u32> = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().id[1..].parse().unwrap())
+        .collect();
+    made.sort_unstable();
+    assert_eq!(made, (2..=33).collect::<Vec<u32>>());
+    assert_eq!(
+        version_ids(store, acct, "Spin").await,
+        ["v1", "v30", "v31", "v32", "v33"]
+    );
+    assert_eq!(default_version(store, acct, "Spin").await, "v1");
+}
+
+/// One user joining 12 groups at once with a limit of 5: exactly 5 joins.
+pub async fn concurrent_memberships_respect_the_limit(store: &dyn Store) {
+    let acct = account(store).await;
+    store.create_user(&user(acct, "joiner"), 100).await.unwrap();
+    let names: Vec<GroupName> = (0..12).map(|i| gname(&format!("j{i}"))).collect();
+    for n in &names {
+        store
+            .create_group(&group(acct, n.as_str()), 50)
+            .await
+            .unwrap();
+    }
+    let who = uname("joiner");
+    let results = join_all(
+        names
+            .iter()
+            .map(|g| store.add_user_to_group(acct, g, &who, 5, T)),
+    )
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        5,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::LimitExceeded(Entity::Membership)))),
+        "{results:?}"
+    );
+    assert_eq!(store.groups_for_user(acct, &who).await.unwrap().len(), 5);
 }
 
 #[cfg(test)]
