@@ -97,9 +97,14 @@ for key, name in names.items():
         a, b = ours.get(f"{key}_c{c}"), moto.get(f"{key}_c{c}")
         if not a or not b:
             continue
-        ratio = a["rps"] / b["rps"] if b["rps"] else float("inf")
+        if b["rps"] > 0 and b["requests"] > 0:
+            ratio = f"{a['rps'] / b['rps']:,.1f}x"
+            theirs = f"{b['rps']:,.1f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f}"
+        else:
+            ratio = "moto finished no request in the run"
+            theirs = "0 | —"
         print(f"| {name} | {c} | {a['rps']:,.0f} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} | {a['rss_mb']} "
-              f"| {b['rps']:,.1f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} | {b['server_rss_mb_after']} | {ratio:,.1f}x |")
+              f"| {theirs} | {b['server_rss_mb_after']} | {ratio} |")
 print()
 print("Load generator CPU: trustdesk-loadgen " + ", ".join(f"{k} {v['loadgen_cpu_us']:.0f} µs/req" for k, v in ours.items() if v.get("loadgen_cpu_us") is not None)
       + "; wrk (moto side) " + ", ".join(f"{k} {v['wrk_cpu_s']} s" for k, v in moto.items() if k.rsplit('_c', 1)[0] in names) + ".")
