@@ -2,14 +2,17 @@
 # trustdesk benchmark: builds release binaries, starts a fresh server in a
 # temporary data dir on a free loopback port, and measures CreateUser, GetUser
 # and ListUsers (phase set "users") and CAS certificate uploads, detail and
-# list (phase set "cas") with the signing load client (tools/loadgen);
-# optionally moto's ACM ImportCertificate on the same machine for the
-# side-by-side figure (PEER=moto). Writes a Markdown report to
+# list (phase set "cas") with the signing load client (tools/loadgen), and
+# on request (phase set "cc", not in the default) the CertCentral face's add
+# user, user/me and list users with the same client and its static
+# X-DC-DEVKEY; optionally moto's ACM ImportCertificate on the same machine
+# for the side-by-side figure (PEER=moto). Writes a Markdown report to
 # bench/results/<UTC date-time>.md and prints it. See bench/README.md.
 #
 #   bench/run.sh                       10 s per run, ListUsers at 100,000 users
 #   DURATION=5 USERS=20000 bench/run.sh
 #   PHASES=cas CERTS=100000 PEER=moto bench/run.sh
+#   PHASES=cc bench/run.sh             the CertCentral face only
 #   PIN=0 bench/run.sh                 no taskset pinning (server and client share both CPUs)
 #
 # Loopback only. Bounded: every load run stops after WARMUP+DURATION seconds
@@ -22,7 +25,7 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"          # measured seconds per run
 WARMUP="${WARMUP:-1}"               # unrecorded seconds before each run
 USERS="${USERS:-100000}"            # users in the account for the ListUsers phase
-PHASES="${PHASES:-users cas}"       # which phase sets to run
+PHASES="${PHASES:-users cas}"       # which phase sets to run: users, cas, cc (CertCentral)
 CERTS="${CERTS:-100000}"            # certificates in the account for the detail/list runs
 PEER="${PEER:-}"                    # "moto": also run moto's ACM ImportCertificate (shared driver)
 PEER_CERTS="${PEER_CERTS:-200}"     # certificates moto imports before its measured runs
@@ -75,6 +78,12 @@ mkdir -p "$data"
 
 export TRUSTDESK_LOADGEN_ACCESS_KEY_ID=LTAI5tBenchRootKey000001
 export TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET=BenchRootSecret0123456789abcde   # 30 alnum, bench only
+export TRUSTDESK_DEVKEY=bench-devkey-0123456789abcdef0123456789abcdef012     # CertCentral X-DC-DEVKEY, bench only
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
+# The bootstrap administrator's API key is set only for the cc phase set, so
+# runs without it start the server exactly as before.
+cc_env=()
+if has_phase cc; then cc_env=(TRUSTDESK_BOOTSTRAP_API_KEY="$TRUSTDESK_DEVKEY"); fi
 server_pin=(); load_pin=()
 if [ "$PIN" = 1 ]; then server_pin=(taskset -c 0); load_pin=(taskset -c 1); fi
 
@@ -103,7 +112,7 @@ start_ns=$(date +%s%N)
 env TRUSTDESK_LISTEN="$endpoint" TRUSTDESK_DATA_DIR="$data" \
   TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID="$TRUSTDESK_LOADGEN_ACCESS_KEY_ID" \
   TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET="$TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET" \
-  TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000 TRUSTDESK_LOG_FORMAT=json RUST_LOG=warn \
+  TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000 TRUSTDESK_LOG_FORMAT=json RUST_LOG=warn "${cc_env[@]}" \
   "${server_pin[@]}" "$SERVER" serve >"$log" 2>&1 &
 pid=$!
 deadline=$(( $(date +%s) + READY_TIMEOUT ))
@@ -176,7 +185,6 @@ load() {
   last_json=$json
 }
 
-has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 created=0   # users in the account, counted from 2xx CreateUser answers (warm-up included)
 
 if has_phase users; then
@@ -273,6 +281,32 @@ add "Every detail call discloses the private key and so writes an audit event du
 phase_end
 fi
 
+if has_phase cc; then
+# ---------------------------------------------------------------- phase 6
+phase_begin "Phase 6: CertCentral add user (POST /services/v2/user, X-DC-DEVKEY, a new username per request)"
+cc_added=0   # users added here, from 201 answers (warm-up included)
+load "cc add user c=1" --action cc-add-user --concurrency 1 --name-prefix cc1
+cc_added=$(( cc_added + $(jq .ok_total <<<"$last_json") ))
+load "cc add user c=32" --action cc-add-user --concurrency 32 --name-prefix cc32
+cc_added=$(( cc_added + $(jq .ok_total <<<"$last_json") ))
+add "Body: \`{\"username\":\"<prefix>-<worker>-<seq>\",\"first_name\":\"Load\",\"last_name\":\"User <seq>\",\"email\":\"<username>@example.test\",\"access_roles\":[{\"id\":5}]}\` (Standard User, root container); OK only with 201 \`{\"id\":N}\`. Users added: $cc_added."
+phase_end
+
+# ---------------------------------------------------------------- phase 7
+cc_total=$(curl -fs --max-time 10 -H "X-DC-DEVKEY: $TRUSTDESK_DEVKEY" "http://$endpoint/services/v2/user?limit=1" \
+  | jq -r '.page.total // empty' 2>/dev/null || true)
+cc_total=${cc_total:-?}
+phase_begin "Phase 7: CertCentral reads at $cc_total users: GET /services/v2/user/me and list users (limit=100)"
+add "Users in the list (\`page.total\` before the runs): $cc_total: phase 6's $cc_added, the bootstrap administrator, and any RAM users of earlier phase sets (both faces list the account's one set of users)."
+add ""
+load "cc user/me c=32" --action cc-get-user --concurrency 32
+load "cc list users first page c=1" --action cc-list-users --page-size 100 --concurrency 1
+load "cc list users first page c=32" --action cc-list-users --page-size 100 --concurrency 32
+load "cc list users every page (deep, offset += 100) c=1" --action cc-list-users --page-size 100 --deep --concurrency 1
+add "The deep run walks offset 0, 100, ... up to \`page.total\` and starts again; it reached the last page $(jq -r '.list_ends // 0' <<<"$last_json") times (warm-up included). Offset paging: a page at offset O reads past O users first, so deep pages cost more than the first."
+phase_end
+fi
+
 # ---------------------------------------------------------------- the end
 db_bytes=$(du -sb "$data" | cut -f1)
 db_files=$(cd "$data" && ls -l | awk 'NR > 1 {printf "%s%s %s B", sep, $NF, $5; sep = ", "}')
@@ -324,9 +358,9 @@ report="bench/results/$stamp.md"
   echo "- machine: $(nproc) vCPU, $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM; kernel $(uname -r)"
   echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
   echo "- rustc: $(rustc --version)"
-  echo "- server: \`target/release/trustdesk serve\`, fresh data dir, \`TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000\`, JSON logs at warn"
+  echo "- server: \`target/release/trustdesk serve\`, fresh data dir, \`TRUSTDESK_MAX_USERS_PER_ACCOUNT=2000000\`$(if has_phase cc; then echo ", \`TRUSTDESK_BOOTSTRAP_API_KEY\` set to the bench key (phase set cc)"; fi), JSON logs at warn"
   echo "- phases: $PHASES"
-  echo "- load: \`trustdesk-loadgen\` (1 runtime thread): V1-signed requests as the old Python SDK sends them (POST for RAM, GET with every parameter in the URL for CAS; fresh nonce + timestamp each), closed loop, one keep-alive connection per worker, ${WARMUP} s warm-up (not recorded) then ${DURATION} s measured per run; latencies exact (every one kept)"
+  echo "- load: \`trustdesk-loadgen\` (1 runtime thread): V1-signed requests as the old Python SDK sends them (POST for RAM, GET with every parameter in the URL for CAS; fresh nonce + timestamp each)$(if has_phase cc; then echo "; CertCentral (phase set cc): unsigned, the static \`X-DC-DEVKEY\` header, compact JSON body on POST"; fi), closed loop, one keep-alive connection per worker, ${WARMUP} s warm-up (not recorded) then ${DURATION} s measured per run; latencies exact (every one kept)"
   if [ "$PIN" = 1 ]; then echo "- pinning: server on CPU 0, load client on CPU 1 (taskset)"; else echo "- pinning: none (server and load client share the CPUs)"; fi
   echo "- startup (exec until \`/readyz\` 200, empty data dir): **${startup_ms} ms**; shutdown after SIGTERM: ${stop_ms} ms"
   echo "- data dir at the end: **$(awk -v b="$db_bytes" 'BEGIN {printf "%.1f", b / 1048576}') MiB** ($db_bytes B: $db_files)"

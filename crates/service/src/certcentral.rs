@@ -810,7 +810,7 @@ impl Service {
     }
 
     /// Creates the account's first CertCentral administrator with an API
-    /// key, unless the account already has an Administrator. `key`: the
+    /// key, unless the account already has API keys or an Administrator. `key`: the
     /// operator's chosen key, else one is generated and returned.
     pub async fn bootstrap_administrator(
         &self,
@@ -819,6 +819,18 @@ impl Service {
         email: &Email,
         key: Option<AccessKeySecret>,
     ) -> Result<Option<(UserId, Option<AccessKeySecret>)>, Error> {
+        // Runs on every start: an account whose CertCentral face was ever
+        // set up holds API keys, and finding one is a single indexed read,
+        // where counting Administrators would visit every user.
+        if !self
+            .inner
+            .store
+            .list_api_keys(account, None)
+            .await?
+            .is_empty()
+        {
+            return Ok(None);
+        }
         let admins = self
             .inner
             .store

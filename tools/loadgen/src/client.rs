@@ -1,4 +1,5 @@
-//! One keep-alive HTTP/1.1 connection and the signed request sent on it.
+//! One keep-alive HTTP/1.1 connection and the requests sent on it: signed
+//! RPC calls (RAM, CAS) and CertCentral calls with a static key header.
 //!
 //! Each worker owns one [`Conn`]: a TCP stream with `TCP_NODELAY`, driven by
 //! hyper's low-level `client::conn::http1` handshake. The connection future is
@@ -11,7 +12,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::{Method, Request, StatusCode, header};
@@ -29,7 +30,12 @@ const USER_AGENT: &str =
 pub const RAM_VERSION: &str = "2015-05-01";
 pub const CAS_VERSION: &str = "2018-07-13";
 
-type Body = Empty<Bytes>;
+/// Where the CertCentral Services API v2 face is mounted.
+pub const CC_BASE: &str = "/services/v2";
+
+/// Request bodies: empty for the RPC calls, compact JSON for CertCentral
+/// writes. An empty `Full` is exactly an empty body (no frame).
+type Body = Full<Bytes>;
 
 pub struct Conn {
     sender: SendRequest<Body>,
@@ -113,9 +119,35 @@ impl Signer {
             .header("x-sdk-invoke-type", "normal")
             .header("x-sdk-client", "python/2.0.0")
             .header(header::CONTENT_LENGTH, "0")
-            .body(Empty::new())
+            .body(Full::new(Bytes::new()))
             .map_err(|e| format!("building the request: {e}"))
     }
+}
+
+/// A CertCentral Services API v2 request as DigiCert's examples send it:
+/// `target` (path and query, below [`CC_BASE`]) with the static
+/// `X-DC-DEVKEY` header and no signature; with `json`, a POST-style body
+/// with `Content-Type: application/json` and its `Content-Length`.
+pub fn cc_request(
+    host: &str,
+    devkey: &str,
+    method: Method,
+    target: &str,
+    json: Option<&Bytes>,
+) -> Result<Request<Body>, String> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(format!("{CC_BASE}{target}"))
+        .header(header::HOST, host)
+        .header("X-DC-DEVKEY", devkey);
+    let request = match json {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Full::new(body.clone())),
+        None => builder.body(Full::new(Bytes::new())),
+    };
+    request.map_err(|e| format!("building the request: {e}"))
 }
 
 /// How one exchange ended.

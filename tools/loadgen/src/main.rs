@@ -1,12 +1,15 @@
 //! `trustdesk-loadgen`: a small load client for the Alibaba RPC face (RAM
-//! and CAS).
+//! and CAS) and the CertCentral Services API v2 face.
 //!
 //! Signed requests cannot be replayed (every one needs a fresh
 //! `SignatureNonce` and `Timestamp`), so generic HTTP load tools cannot
 //! drive the RPC face; this client signs each request with V1 exactly as the
 //! old Python SDK sends RAM calls (POST, every parameter in the query
-//! string, empty body). It only talks to loopback addresses and always stops
-//! on its own: at `--requests` or after `--duration`, whichever comes first.
+//! string, empty body). CertCentral calls carry the static `X-DC-DEVKEY`
+//! header instead (no signature); they are here so that both faces are
+//! measured by the same client with the same counting. It only talks to
+//! loopback addresses and always stops on its own: at `--requests` or after
+//! `--duration`, whichever comes first.
 //!
 //! Closed loop: `--concurrency` workers, each with one keep-alive connection
 //! and one request in flight. Every latency is kept (µs, `Vec<u32>` per
@@ -22,12 +25,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
+use hyper::Method;
+use hyper::body::Bytes;
 
 use client::{Conn, Outcome, Signer};
 use stats::Tally;
 
 const LONG_ABOUT: &str = "\
-Signed-request load client for trustdesk's Alibaba RPC face (RAM 2015-05-01, CAS 2018-07-13). \
+Signed-request load client for trustdesk's Alibaba RPC face (RAM 2015-05-01, CAS 2018-07-13), \
+also driving its DigiCert CertCentral Services API v2 face (/services/v2, cc-* actions). \
 Loopback only.
 
 Every request is what the old Alibaba Python SDK (aliyun-python-sdk-core 2.16.1) sends: \
@@ -37,12 +43,18 @@ RegionId=cn-hangzhou, SignatureType= (empty) and the business parameters, signed
 Signature V1 (HMAC-SHA1) with a fresh SignatureNonce (UUID v4, 32 hex digits) and Timestamp \
 (UTC, now) per request.
 
+CertCentral (cc-* actions): GET or POST /services/v2/<path> with the static header \
+X-DC-DEVKEY: --devkey and no signature; POST bodies are compact JSON with \
+Content-Type: application/json. --access-key-id/--access-key-secret are not needed.
+
 Closed loop: --concurrency workers, each with its own HTTP/1.1 keep-alive connection \
 (TCP_NODELAY) and one request in flight. After --warmup seconds of unrecorded load, requests \
 are measured until --requests have been sent or --duration seconds have passed, whichever \
-comes first. A response counts as OK only if its status is 2xx; anything else is an error, \
-classified by status and the vendor error Code of the body (JSON \"Code\" or XML <Code>); \
-connection failures and timeouts are errors of class \"transport\".
+comes first. A response counts as OK only if its status is 2xx (cc-* actions: exactly the \
+documented status, 201 for cc-add-user and 200 for the reads); anything else is an error, \
+classified by status and the vendor error code of the body (JSON \"Code\" or XML <Code>; \
+CertCentral: the first errors[].code); connection failures and timeouts are errors of class \
+\"transport\".
 
 Output (stdout): a setup line; requests, ok, errors; measured elapsed time and req/s; latency \
 p50/p90/p99/max (exact: every latency is kept); the client's own CPU time during the measured \
@@ -68,9 +80,18 @@ assigned in upload order, so a fresh server populated with N certificates has id
   cert-list    DescribeUserCertificateList with ShowSize=--show-size, first page; with --deep \
 each worker walks CurrentPage 1, 2, ... and restarts after the first empty page.
   populate-certs  Upload --count certificates as fast as possible, like populate.
+  cc-add-user  CertCentral POST /services/v2/user, each request a new user: \
+{\"username\":\"<prefix>-<worker>-<seq>\",\"first_name\":\"Load\",\"last_name\":\"User <seq>\",\
+\"email\":\"<username>@example.test\",\"access_roles\":[{\"id\":5}]} (role 5: Standard User; an @ \
+of the prefix becomes . in the e-mail). OK: 201 {\"id\":N}.
+  cc-get-user  CertCentral GET /services/v2/user/me (the key's own user). OK: 200.
+  cc-list-users  CertCentral GET /services/v2/user?limit=--page-size&offset=O, first page \
+(O=0); with --deep each worker walks the list, O += --page-size until O >= page.total of the \
+answer, and restarts from O=0 after the last page, so pages at every offset are measured. OK: 200.
 
-Exit status: 0 when the run completed (errors are reported, not fatal), 1 on bad arguments or \
-when no request got any response, 2 when populate fell short.";
+Exit status: 0 when the run completed (errors are reported, not fatal), 1 on bad arguments \
+(e.g. a cc-* action without --devkey, or a RAM/CAS action without an AccessKey) or when no \
+request got any response, 2 when populate fell short.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Action {
@@ -90,6 +111,12 @@ enum Action {
     CertList,
     /// Upload --count certificates as fast as possible, with progress on stderr.
     PopulateCerts,
+    /// CertCentral POST /services/v2/user with a distinct username per request.
+    CcAddUser,
+    /// CertCentral GET /services/v2/user/me.
+    CcGetUser,
+    /// CertCentral GET /services/v2/user pages of --page-size (with --deep, every offset).
+    CcListUsers,
 }
 
 impl Action {
@@ -101,6 +128,9 @@ impl Action {
             Action::UploadCert | Action::PopulateCerts => "CreateUserCertificate",
             Action::CertDetail => "DescribeUserCertificateDetail",
             Action::CertList => "DescribeUserCertificateList",
+            Action::CcAddUser => "POST /services/v2/user",
+            Action::CcGetUser => "GET /services/v2/user/me",
+            Action::CcListUsers => "GET /services/v2/user",
         }
     }
 
@@ -109,8 +139,17 @@ impl Action {
             Action::CreateUser | Action::Populate | Action::GetUser | Action::ListUsers => {
                 client::RAM_VERSION
             }
+            Action::CcAddUser | Action::CcGetUser | Action::CcListUsers => "services/v2",
             _ => client::CAS_VERSION,
         }
+    }
+
+    /// A CertCentral call (static X-DC-DEVKEY, no signature).
+    fn certcentral(self) -> bool {
+        matches!(
+            self,
+            Action::CcAddUser | Action::CcGetUser | Action::CcListUsers
+        )
     }
 
     fn populates(self) -> bool {
@@ -138,23 +177,26 @@ enum Format {
     Xml,
 }
 
-/// Signed-request load client for trustdesk's Alibaba RPC face (loopback only).
+/// Signed-request load client for trustdesk's Alibaba RPC face and its CertCentral face (loopback only).
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = LONG_ABOUT)]
 struct Args {
     /// Server address IP:PORT. Only loopback addresses (127.0.0.0/8, [::1]) are accepted.
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = loopback_endpoint)]
     endpoint: SocketAddr,
-    /// AccessKeyId to sign with.
+    /// AccessKeyId to sign with (RAM and CAS actions; required by them).
     #[arg(long, env = "TRUSTDESK_LOADGEN_ACCESS_KEY_ID")]
-    access_key_id: String,
-    /// AccessKey secret to sign with (prefer the environment variable: arguments are visible in ps).
+    access_key_id: Option<String>,
+    /// AccessKey secret to sign with (RAM and CAS actions; prefer the environment variable: arguments are visible in ps).
     #[arg(
         long,
         env = "TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET",
         hide_env_values = true
     )]
-    access_key_secret: String,
+    access_key_secret: Option<String>,
+    /// CertCentral API key sent as X-DC-DEVKEY (cc-* actions; required by them; prefer the environment variable).
+    #[arg(long, env = "TRUSTDESK_DEVKEY", hide_env_values = true)]
+    devkey: Option<String>,
     /// What to send (the action list in --help says more).
     #[arg(long, value_enum)]
     action: Action,
@@ -170,7 +212,7 @@ struct Args {
     /// Seconds of load before measuring; requests sent then are not recorded (populate: ignored).
     #[arg(long, default_value_t = 1.0, value_parser = seconds_or_zero)]
     warmup: f64,
-    /// Prefix of the UserNames create-user and populate invent: <prefix>-<worker>-<seq>. Default lg<unix time>, so repeated runs do not collide. 1-40 chars of A-Z a-z 0-9 . @ _ -.
+    /// Prefix of the names create-user, populate, upload-cert and cc-add-user invent: <prefix>-<worker>-<seq>. Default lg<unix time> (cc-add-user: cc<unix time>, as RAM and CertCentral share one user namespace), so repeated runs do not collide. 1-40 chars of A-Z a-z 0-9 . @ _ -.
     #[arg(long, value_parser = name_prefix)]
     name_prefix: Option<String>,
     /// get-user: the user to read (default bench-existing). create-user with --requests 1: the exact name to create.
@@ -179,7 +221,7 @@ struct Args {
     /// list-users: MaxItems, 1-1000.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
     max_items: u32,
-    /// list-users: follow the Marker chain so pages deep in the list are measured; each worker restarts at the first page after the last. cert-list: walk CurrentPage the same way.
+    /// list-users: follow the Marker chain so pages deep in the list are measured; each worker restarts at the first page after the last. cert-list: walk CurrentPage the same way. cc-list-users: walk offset the same way, up to page.total.
     #[arg(long)]
     deep: bool,
     /// populate / populate-certs: number of users / certificates to create.
@@ -194,7 +236,10 @@ struct Args {
     /// cert-list: ShowSize, 1-100.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
     show_size: u32,
-    /// Format parameter of every request (response format).
+    /// cc-list-users: limit (page size), 1-1000 (the face's maximum).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    page_size: u32,
+    /// Format parameter of every RPC request (response format; CertCentral always answers JSON).
     #[arg(long, value_enum, default_value = "json")]
     format: Format,
     /// Tokio runtime worker threads. Default 1: on a 2-core machine the server gets the other core.
@@ -275,6 +320,10 @@ struct Plan {
     key_pem: String,
     cert_ids: u64,
     show_size: String,
+    /// cc-* actions: the X-DC-DEVKEY value.
+    devkey: String,
+    /// cc-list-users: limit, and the offset step of --deep.
+    page_size: u64,
     xml: bool,
     request_timeout: Duration,
     warm_until: Instant,
@@ -296,6 +345,7 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
     let mut marker: Option<String> = None;
     let mut seq = 0u64;
     let mut page = 1u64;
+    let mut offset = 0u64;
     let mut page_text;
     let mut cert_id;
     let mut rng =
@@ -350,6 +400,28 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                 }
                 b
             }
+            Action::CcAddUser | Action::CcGetUser | Action::CcListUsers => Vec::new(),
+        };
+        // CertCentral: method, path and query below /services/v2, JSON body.
+        let cc: Option<(Method, String, Option<Bytes>)> = match plan.action {
+            Action::CcAddUser => {
+                let user = format!("{}-{id}-{seq:08}", plan.name_prefix);
+                // Prefix and numbers need no JSON escaping (name_prefix's
+                // charset); an `@` in the prefix would make a second `@`
+                // in the address.
+                let body = format!(
+                    r#"{{"username":"{user}","first_name":"Load","last_name":"User {seq}","email":"{}@example.test","access_roles":[{{"id":5}}]}}"#,
+                    user.replace('@', ".")
+                );
+                Some((Method::POST, "/user".to_owned(), Some(Bytes::from(body))))
+            }
+            Action::CcGetUser => Some((Method::GET, "/user/me".to_owned(), None)),
+            Action::CcListUsers => Some((
+                Method::GET,
+                format!("/user?limit={}&offset={offset}", plan.page_size),
+                None,
+            )),
+            _ => None,
         };
         // A connection the server closed while idle takes no request; such
         // an attempt sent nothing, so reconnect and sign again (a few times).
@@ -370,17 +442,26 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                     }
                 },
             };
-            let request =
-                match plan
-                    .signer
-                    .request(plan.action.version(), plan.action.api_name(), &business)
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        outcome = Outcome::Failed(e);
-                        break;
-                    }
-                };
+            let request = match &cc {
+                Some((method, target, body)) => client::cc_request(
+                    &plan.signer.host,
+                    &plan.devkey,
+                    method.clone(),
+                    target,
+                    body.as_ref(),
+                ),
+                None => {
+                    plan.signer
+                        .request(plan.action.version(), plan.action.api_name(), &business)
+                }
+            };
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => {
+                    outcome = Outcome::Failed(e);
+                    break;
+                }
+            };
             outcome = c.exchange(request, plan.request_timeout).await;
             if !matches!(outcome, Outcome::Response { .. }) {
                 conn = None;
@@ -395,7 +476,11 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                 body,
                 latency,
             } => {
-                let ok = status.is_success();
+                let ok = match plan.action {
+                    Action::CcAddUser => status == hyper::StatusCode::CREATED,
+                    Action::CcGetUser | Action::CcListUsers => status == hyper::StatusCode::OK,
+                    _ => status.is_success(),
+                };
                 if plan.action.populates() {
                     let counter = if ok {
                         &counters.created
@@ -424,6 +509,24 @@ async fn worker(plan: Arc<Plan>, counters: Arc<Counters>, id: u32) -> Tally {
                         tally.list_ends += 1;
                     }
                     marker = next;
+                }
+                if plan.action == Action::CcListUsers && plan.deep {
+                    // Next offset while it is inside page.total; at the end
+                    // (or after an error, or without a total) start over.
+                    let total = if ok {
+                        stats::cc_page_total(&body)
+                    } else {
+                        None
+                    };
+                    let next = offset + plan.page_size;
+                    match total {
+                        Some(total) if next < total => offset = next,
+                        Some(_) => {
+                            tally.list_ends += u64::from(offset > 0);
+                            offset = 0;
+                        }
+                        None => offset = 0,
+                    }
                 }
                 if !measured {
                     tally.warmup_requests += 1;
@@ -509,6 +612,13 @@ fn certificate(kind: KeyType) -> anyhow::Result<(String, String)> {
     Ok((cert.pem(), key.serialize_pem()))
 }
 
+/// The action as spelled on the command line (`cc-add-user`).
+fn action_name(action: Action) -> String {
+    action
+        .to_possible_value()
+        .map_or_else(|| format!("{action:?}"), |v| v.get_name().to_owned())
+}
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(code) => code,
@@ -522,6 +632,25 @@ fn main() -> std::process::ExitCode {
 fn run() -> anyhow::Result<std::process::ExitCode> {
     let args = Args::parse();
     let populate = args.action.populates();
+    let certcentral = args.action.certcentral();
+    let (access_key_id, access_key_secret, devkey) = if certcentral {
+        let Some(devkey) = args.devkey.clone().filter(|k| !k.is_empty()) else {
+            bail!(
+                "{} needs a CertCentral API key: --devkey KEY or TRUSTDESK_DEVKEY",
+                action_name(args.action)
+            );
+        };
+        (String::new(), String::new(), devkey)
+    } else {
+        match (&args.access_key_id, &args.access_key_secret) {
+            (Some(id), Some(secret)) => (id.clone(), secret.clone(), String::new()),
+            _ => bail!(
+                "{} needs an AccessKey: --access-key-id and --access-key-secret \
+                 (or TRUSTDESK_LOADGEN_ACCESS_KEY_ID and TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET)",
+                action_name(args.action)
+            ),
+        }
+    };
     let exact_name = match (&args.user_name, args.action) {
         (Some(n), Action::CreateUser) => {
             if args.requests != 1 {
@@ -539,10 +668,13 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         (args.warmup, args.duration.unwrap_or(10.0))
     };
     let limit = if populate { args.count } else { args.requests };
-    let name_prefix = args
-        .name_prefix
-        .clone()
-        .unwrap_or_else(|| format!("lg{}", wall_clock().unix_timestamp()));
+    let name_prefix = args.name_prefix.clone().unwrap_or_else(|| {
+        // RAM and CertCentral users share one namespace per account: a
+        // different default keeps a RAM run and a CertCentral run started
+        // in the same second apart.
+        let tag = if certcentral { "cc" } else { "lg" };
+        format!("{tag}{}", wall_clock().unix_timestamp())
+    });
     let format = match args.format {
         Format::Json => "JSON",
         Format::Xml => "XML",
@@ -583,6 +715,19 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
                 " (first page)"
             }
         ),
+        Action::CcAddUser => format!(
+            "CertCentral POST /services/v2/user of {name_prefix}-<worker>-<seq> (access role 5)"
+        ),
+        Action::CcGetUser => "CertCentral GET /services/v2/user/me".to_owned(),
+        Action::CcListUsers => format!(
+            "CertCentral GET /services/v2/user limit={}{}",
+            args.page_size,
+            if args.deep {
+                " (deep: offset += limit up to page.total)"
+            } else {
+                " (first page)"
+            }
+        ),
     };
     let (cert_pem, key_pem) = if args.action.uploads() {
         certificate(args.key_type)?
@@ -601,8 +746,13 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     } else {
         format!("{limit} requests or {duration} s after {warmup} s warm-up")
     };
+    let credentials = if certcentral {
+        "X-DC-DEVKEY (static, unsigned)".to_owned()
+    } else {
+        format!("Format={format}")
+    };
     println!(
-        "setup: endpoint {} | {what} | concurrency {} | bound {bound} | Format={format} | {} runtime thread(s)",
+        "setup: endpoint {} | {what} | concurrency {} | bound {bound} | {credentials} | {} runtime thread(s)",
         args.endpoint, args.concurrency, args.threads
     );
 
@@ -615,8 +765,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
     let warm_until = start + Duration::from_secs_f64(warmup);
     let plan = Arc::new(Plan {
         signer: Signer {
-            access_key_id: args.access_key_id.clone(),
-            secret: args.access_key_secret.clone(),
+            access_key_id,
+            secret: access_key_secret,
             format,
             host: args.endpoint.to_string(),
         },
@@ -635,6 +785,8 @@ fn run() -> anyhow::Result<std::process::ExitCode> {
         key_pem,
         cert_ids: args.cert_ids,
         show_size: args.show_size.to_string(),
+        devkey,
+        page_size: u64::from(args.page_size),
         xml: args.format == Format::Xml,
         request_timeout: Duration::from_secs_f64(args.request_timeout),
         warm_until,
@@ -779,7 +931,12 @@ fn report(
                 "version": args.action.version(),
                 "deep": args.deep,
                 "max_items": args.max_items,
-                "format": format!("{:?}", args.format).to_uppercase(),
+                "page_size": args.page_size,
+                "format": if args.action.certcentral() {
+                    "JSON".to_owned()
+                } else {
+                    format!("{:?}", args.format).to_uppercase()
+                },
                 "endpoint": args.endpoint.to_string(),
                 "concurrency": args.concurrency,
                 "threads": args.threads,

@@ -13,7 +13,7 @@ pub struct Tally {
     pub requests: u64,
     /// Measured 2xx responses.
     pub ok: u64,
-    /// Measured failures by class: `HTTP <status> <Code>` or `transport: …`.
+    /// Measured failures by class: `HTTP <status> <code>` or `transport: …`.
     pub errors: HashMap<String, u64>,
     /// First non-2xx body (or transport error) seen.
     pub sample_error: Option<String>,
@@ -22,7 +22,8 @@ pub struct Tally {
     pub warmup_ok: u64,
     /// TCP connections opened (1 unless the server closed some).
     pub connections: u64,
-    /// list-users --deep: times a worker reached the last page (warm-up included).
+    /// list-users / cert-list / cc-list-users --deep: times a worker reached
+    /// the last page (warm-up included).
     pub list_ends: u64,
 }
 
@@ -72,16 +73,19 @@ pub fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[idx]) / 1000.0
 }
 
-/// The vendor error `Code` of a non-2xx body: `"Code":"…"` in JSON,
-/// `<Code>…</Code>` in XML; `-` if there is none.
+/// The vendor error code of a non-2xx body: `"Code":"…"` in JSON,
+/// `<Code>…</Code>` in XML (Alibaba), the first `errors[].code` of a
+/// CertCentral envelope (`{"errors":[{"code":"…","message":"…"}]}`); `-` if
+/// there is none.
 pub fn error_code(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed)
-            && let Some(code) = v.get("Code").and_then(|c| c.as_str())
-        {
-            return code.to_owned();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(trimmed) {
+            let code = v.get("Code").or_else(|| v.pointer("/errors/0/code"));
+            if let Some(code) = code.and_then(|c| c.as_str()) {
+                return code.to_owned();
+            }
         }
     } else if let Some(code) = between(trimmed, "<Code>", "</Code>") {
         return code.to_owned();
@@ -96,12 +100,6 @@ pub fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&text[start..start + len])
 }
 
-/// The ListUsers continuation: `Some(marker)` when the page says
-/// `IsTruncated` true, `None` at the end of the list.
-///
-/// A byte scan instead of a full parse, to keep the client's CPU per page
-/// low: in JSON a `"` inside a string value is always escaped, so
-/// `"Marker":"` can only be the key itself (user entries carry no `Marker`).
 /// cert-list --deep: whether a DescribeUserCertificateList page is empty.
 pub fn empty_certificate_page(body: &[u8], xml: bool) -> bool {
     let Ok(text) = std::str::from_utf8(body) else {
@@ -114,6 +112,12 @@ pub fn empty_certificate_page(body: &[u8], xml: bool) -> bool {
     }
 }
 
+/// The ListUsers continuation: `Some(marker)` when the page says
+/// `IsTruncated` true, `None` at the end of the list.
+///
+/// A byte scan instead of a full parse, to keep the client's CPU per page
+/// low: in JSON a `"` inside a string value is always escaped, so
+/// `"Marker":"` can only be the key itself (user entries carry no `Marker`).
 pub fn next_marker(body: &[u8], xml: bool) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     if xml {
@@ -159,6 +163,28 @@ pub fn next_marker(body: &[u8], xml: bool) -> Option<String> {
     Some(raw.to_owned())
 }
 
+/// cc-list-users --deep: `page.total` of a CertCentral list answer
+/// (`{"users":[…],"page":{"total":N,"limit":L,"offset":O}}`), `None` if the
+/// body has none.
+///
+/// A byte scan of the compact layout the face sends, for the same reason as
+/// [`next_marker`]: `"page":{` outside a string can only be the envelope's
+/// key (user entries have no `page` object), and it comes after the users,
+/// so the last one is taken. Anything else is parsed properly.
+pub fn cc_page_total(body: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(body).ok()?;
+    let scanned = text.rfind("\"page\":{\"total\":").and_then(|at| {
+        let digits = &text[at + "\"page\":{\"total\":".len()..];
+        let end = digits.find(|c: char| !c.is_ascii_digit())?;
+        digits[..end].parse().ok()
+    });
+    if scanned.is_some() {
+        return scanned;
+    }
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.pointer("/page/total")?.as_u64()
+}
+
 /// CPU seconds (user + system) this process has used so far: fields 14 and
 /// 15 (`utime`, `stime`) of `/proc/self/stat`, converted with the usual
 /// Linux `CLK_TCK` of 100 ticks per second (assumed, not queried; this
@@ -201,6 +227,9 @@ mod tests {
         let xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><RequestId>X</RequestId><Code>SignatureDoesNotMatch</Code></Error>";
         assert_eq!(error_code(xml), "SignatureDoesNotMatch");
         assert_eq!(error_code(b"Bad Request"), "-");
+        let cc = br#"{"errors":[{"code":"access_denied|access_denied_invalid_key","message":"m"},{"code":"x","message":"y"}]}"#;
+        assert_eq!(error_code(cc), "access_denied|access_denied_invalid_key");
+        assert_eq!(error_code(br#"{"errors":[]}"#), "-");
     }
 
     #[test]
@@ -218,6 +247,18 @@ mod tests {
         assert_eq!(next_marker(xml_end, true), None);
         let spaced = br#"{"IsTruncated": true, "Marker": "m1"}"#;
         assert_eq!(next_marker(spaced, false).as_deref(), Some("m1"));
+    }
+
+    #[test]
+    fn certcentral_page_totals() {
+        let page = br#"{"users":[{"id":1,"username":"page","first_name":"\"page\":{\"total\":9}"}],"page":{"total":71483,"limit":100,"offset":0}}"#;
+        assert_eq!(cc_page_total(page), Some(71483));
+        let empty = br#"{"users":[],"page":{"total":0,"limit":100,"offset":0}}"#;
+        assert_eq!(cc_page_total(empty), Some(0));
+        let spaced = br#"{"page": {"limit": 100, "total": 12}, "users": []}"#;
+        assert_eq!(cc_page_total(spaced), Some(12));
+        assert_eq!(cc_page_total(br#"{"users":[]}"#), None);
+        assert_eq!(cc_page_total(b"not json"), None);
     }
 
     #[test]
