@@ -74,28 +74,9 @@ fn system_document(p: &SystemPolicy) -> Result<PolicyDocument, Error> {
 /// The text of a system policy's document as `GetPolicy` shows it.
 pub fn system_document_text(p: &SystemPolicy) -> String {
     match role_of_policy(p.name) {
-        Some(role) => document_json(&role.policy()),
+        Some(role) => role.policy().to_json(),
         None => p.document.to_owned(),
     }
-}
-
-/// A generated policy (CertCentral roles) as policy-language JSON.
-fn document_json(doc: &PolicyDocument) -> String {
-    let statements: Vec<serde_json::Value> = doc
-        .statements
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "Effect": match s.effect {
-                    trustdesk_domain::policy::Effect::Allow => "Allow",
-                    trustdesk_domain::policy::Effect::Deny => "Deny",
-                },
-                "Action": s.actions,
-                "Resource": s.resources,
-            })
-        })
-        .collect();
-    serde_json::json!({"Version": "1", "Statement": statements}).to_string()
 }
 
 /// `MalformedPolicyDocument` unless the text is a valid policy.
