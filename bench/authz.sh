@@ -14,19 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"
 C="${C:-32}"
-PIN="${PIN:-auto}"
-if [ "$PIN" = auto ]; then
-  if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
-server_pin=(); load_pin=()
-if [ "$PIN" = 1 ]; then server_pin=(taskset -c 0); load_pin=(taskset -c 1); fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 echo "==> building release binaries" >&2
 SQLX_OFFLINE=true cargo build --release -q -p trustdesk -p trustdesk-loadgen
 ROOT_ID=LTAI5tBenchAuthzRootKey01
 ROOT_SECRET=BenchAuthzRootSecret012345678
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 TRUSTDESK_DATA_DIR="$work/data" TRUSTDESK_LISTEN="127.0.0.1:$port" TRUSTDESK_LOG=warn \
   TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID=$ROOT_ID TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET=$ROOT_SECRET \
   TRUSTDESK_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= \

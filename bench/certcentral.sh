@@ -11,23 +11,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-10}"
-PIN="${PIN:-auto}"
 DEVKEY="bench-devkey-0123456789abcdef0123456789abcdef012"
 export DEVKEY
 die() { echo "bench/certcentral.sh: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "needs wrk (apt-get install -y wrk)"
-if [ "$PIN" = auto ]; then
-  if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
-server_pin=(); load_pin=()
-if [ "$PIN" = 1 ]; then server_pin=(taskset -c 0); load_pin=(taskset -c 1); fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 echo "==> building the release binary" >&2
 SQLX_OFFLINE=true cargo build --release -q -p trustdesk
 bin="${TRUSTDESK_BIN:-target/release/trustdesk}"
 
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 base="http://127.0.0.1:$port"
 TRUSTDESK_DATA_DIR="$work/data" TRUSTDESK_LISTEN="127.0.0.1:$port" TRUSTDESK_LOG=warn \
   TRUSTDESK_BOOTSTRAP_API_KEY="$DEVKEY" TRUSTDESK_MAX_USERS_PER_ACCOUNT=10000000 \

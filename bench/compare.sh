@@ -19,17 +19,13 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"
 USERS="${USERS:-10000}"
 CERTS="${CERTS:-200}"
-PIN="${PIN:-auto}"
 peers="${PEERS_DIR:-../shared/bench/peers}"
 die() { echo "bench/compare.sh: $*" >&2; exit 1; }
 [ -f "$peers/run_moto.sh" ] || die "the shared peer driver is not at $peers (set PEERS_DIR)"
 for tool in wrk python3 openssl curl jq; do command -v "$tool" >/dev/null || die "needs $tool (apt-get install -y wrk time jq)"; done
 type -P time >/dev/null || die "needs GNU time (apt-get install -y time)"
-if [ "$PIN" = auto ]; then
-  if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
-server_pin=(); load_pin=()
-if [ "$PIN" = 1 ]; then server_pin=(taskset -c 0); load_pin=(taskset -c 1); fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 echo "==> building release binaries" >&2
 SQLX_OFFLINE=true cargo build --release -q -p trustdesk -p trustdesk-loadgen
@@ -40,7 +36,7 @@ ROOT_SECRET=BenchCompareRootSecret0123456
 export TRUSTDESK_LOADGEN_ACCESS_KEY_ID=$ROOT_ID TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET=$ROOT_SECRET
 
 start() { # phase
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   rm -rf "$work/data"
   TRUSTDESK_DATA_DIR="$work/data" TRUSTDESK_LISTEN="127.0.0.1:$port" TRUSTDESK_LOG=warn \
     TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID=$ROOT_ID TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET=$ROOT_SECRET \

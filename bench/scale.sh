@@ -16,19 +16,15 @@ cd "$(dirname "$0")/.."
 USERS="${USERS:-1000000}"
 CERTS="${CERTS:-100000}"
 DURATION="${DURATION:-10}"
-PIN="${PIN:-auto}"
-if [ "$PIN" = auto ]; then
-  if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then PIN=1; else PIN=0; fi
-fi
-server_pin=(); load_pin=()
-if [ "$PIN" = 1 ]; then server_pin=(taskset -c 0); load_pin=(taskset -c 1); fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 echo "==> building release binaries" >&2
 SQLX_OFFLINE=true cargo build --release -q -p trustdesk -p trustdesk-loadgen
 ROOT_ID=LTAI5tBenchScaleRootKey01
 ROOT_SECRET=BenchScaleRootSecret012345678
 export TRUSTDESK_LOADGEN_ACCESS_KEY_ID=$ROOT_ID TRUSTDESK_LOADGEN_ACCESS_KEY_SECRET=$ROOT_SECRET
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 start() {
   local t0; t0=$(date +%s%N)
   TRUSTDESK_DATA_DIR="$work/data" TRUSTDESK_LISTEN="127.0.0.1:$port" TRUSTDESK_LOG=warn \

@@ -297,16 +297,22 @@ pub fn generate_access_key_secret() -> Result<AccessKeySecret, SecretError> {
 /// A uniformly random number with exactly 16 decimal digits (account and
 /// user ids look like this on the vendor's side).
 pub fn random_16_digits() -> Result<u64, SecretError> {
-    const LOW: u64 = 1_000_000_000_000_000;
-    const SPAN: u64 = 9_000_000_000_000_000;
-    // Largest multiple of SPAN below 2^64, to avoid modulo bias.
-    const LIMIT: u64 = u64::MAX - (u64::MAX % SPAN);
+    uniform(SIXTEEN_DIGITS_LOW, 9_999_999_999_999_999)
+}
+
+const SIXTEEN_DIGITS_LOW: u64 = 1_000_000_000_000_000;
+
+/// A uniformly random number in `low..=high`.
+fn uniform(low: u64, high: u64) -> Result<u64, SecretError> {
+    let span = high - low + 1;
+    // Largest multiple of span below 2^64, to avoid modulo bias.
+    let limit = u64::MAX - (u64::MAX % span);
     loop {
         let mut b = [0u8; 8];
         random_fill(&mut b)?;
         let v = u64::from_le_bytes(b);
-        if v < LIMIT {
-            return Ok(LOW + v % SPAN);
+        if v < limit {
+            return Ok(low + v % span);
         }
     }
 }
@@ -331,17 +337,7 @@ pub fn api_key_hash(key: &str) -> [u8; 32] {
 /// A uniformly random 16-digit number no larger than 2^53 - 1, so that
 /// clients reading it as a JSON number (JavaScript) keep every digit.
 pub fn random_16_digits_json_safe() -> Result<u64, SecretError> {
-    const LOW: u64 = 1_000_000_000_000_000;
-    const SPAN: u64 = 9_007_199_254_740_991 - LOW + 1;
-    const LIMIT: u64 = u64::MAX - (u64::MAX % SPAN);
-    loop {
-        let mut b = [0u8; 8];
-        random_fill(&mut b)?;
-        let v = u64::from_le_bytes(b);
-        if v < LIMIT {
-            return Ok(LOW + v % SPAN);
-        }
-    }
+    uniform(SIXTEEN_DIGITS_LOW, 9_007_199_254_740_991)
 }
 
 /// `n` random bytes as lowercase hex (container `public_id`, `ekey`,
