@@ -20,8 +20,6 @@
 //!   are not served).
 
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use trustdesk_domain::{
     AttachTarget, Authorized, Comments, Description, Group, GroupCursor, GroupName, GroupPatch,
@@ -32,7 +30,7 @@ use trustdesk_service::Service;
 use crate::action::Action;
 use crate::encode::{Reply, vendor_date};
 use crate::error::RpcError;
-use crate::params::{Args, parse_bool};
+use crate::params::{Args, encode_marker, parse_bool};
 
 /// Runs an authorized group / policy action.
 pub(crate) async fn run(
@@ -206,24 +204,6 @@ const GROUP_MARKER: &str = "groups:";
 const MEMBER_MARKER: &str = "members:";
 const POLICY_MARKER: &str = "policies:";
 
-fn encode_marker(prefix: &str, n: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{prefix}{n}"))
-}
-
-fn decode_marker(args: &Args, prefix: &str) -> Result<Option<i64>, RpcError> {
-    match args.optional("Marker") {
-        None | Some("") => Ok(None),
-        Some(m) => URL_SAFE_NO_PAD
-            .decode(m)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.strip_prefix(prefix).and_then(|n| n.parse::<i64>().ok()))
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| RpcError::invalid_parameter("Marker")),
-    }
-}
-
 // ---- groups ----
 
 #[derive(Serialize)]
@@ -326,7 +306,7 @@ async fn list_groups(
     reply: Reply<'_>,
 ) -> Result<Response, RpcError> {
     let max = args.int_in("MaxItems", 1..=100, 100)?;
-    let after = decode_marker(args, GROUP_MARKER)?.map(GroupCursor);
+    let after = args.marker(GROUP_MARKER)?.map(GroupCursor);
     let page = svc.list_groups(auth, after, max).await?;
     reply.send(&GroupsResponse {
         request_id: reply.request_id.as_str(),
@@ -421,7 +401,7 @@ async fn users_for_group(
 ) -> Result<Response, RpcError> {
     let group = group_name(args)?;
     let max = args.int_in("MaxItems", 1..=1000, 100)?;
-    let after = decode_marker(args, MEMBER_MARKER)?.map(GroupCursor);
+    let after = args.marker(MEMBER_MARKER)?.map(GroupCursor);
     let page = svc.list_users_for_group(auth, &group, after, max).await?;
     reply.send(&MembersResponse {
         request_id: reply.request_id.as_str(),
@@ -590,7 +570,7 @@ async fn list_policies(
         }
     };
     let max = args.int_in("MaxItems", 1..=1000, 100)? as usize;
-    let start = decode_marker(args, POLICY_MARKER)?.unwrap_or(0) as usize;
+    let start = args.marker(POLICY_MARKER)?.unwrap_or(0) as usize;
     let all = svc.list_policies(auth, kind).await?;
     let end = (start + max).min(all.len());
     let truncated = end < all.len();

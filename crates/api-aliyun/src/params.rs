@@ -97,6 +97,31 @@ impl Args {
     }
 }
 
+/// List markers: an opaque token, base64url of `<list>:<position>`, so a
+/// marker of one list is refused by another (`InvalidParameter.Marker`).
+pub fn encode_marker(list: &str, position: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{list}{position}"))
+}
+
+impl Args {
+    /// The `Marker` of `list` (`None` when absent or empty).
+    pub fn marker(&self, list: &str) -> Result<Option<i64>, RpcError> {
+        use base64::Engine;
+        match self.0.get("Marker") {
+            None | Some("") => Ok(None),
+            Some(m) => base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(m)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.strip_prefix(list).and_then(|n| n.parse::<i64>().ok()))
+                .filter(|n| *n >= 0)
+                .map(Some)
+                .ok_or_else(|| RpcError::invalid_parameter("Marker")),
+        }
+    }
+}
+
 /// Booleans arrive as `true`/`false` from most clients and `True`/`False`
 /// from the Python SDKs.
 pub fn parse_bool(v: &str) -> Option<bool> {

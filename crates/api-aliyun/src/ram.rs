@@ -15,8 +15,6 @@
 //!   caller learns nothing about parameter rules or existing users.
 
 use axum::response::Response;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use trustdesk_domain::{
     AccessKey, AccessKeyId, Authorized, Comments, DisplayName, Email, KeyStatus, MobilePhone,
@@ -27,7 +25,7 @@ use trustdesk_service::{KeyTarget, Service};
 use crate::action::Action;
 use crate::encode::{Reply, vendor_date};
 use crate::error::RpcError;
-use crate::params::Args;
+use crate::params::{Args, encode_marker};
 
 /// Runs an authorized RAM action.
 pub(crate) async fn run(
@@ -199,24 +197,6 @@ struct LastUsedOut {
 
 const MARKER_PREFIX: &str = "users:";
 
-fn encode_marker(cursor: UserCursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{MARKER_PREFIX}{}", cursor.0))
-}
-
-fn decode_marker(marker: &str) -> Result<UserCursor, RpcError> {
-    URL_SAFE_NO_PAD
-        .decode(marker)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.strip_prefix(MARKER_PREFIX)
-                .and_then(|n| n.parse::<i64>().ok())
-        })
-        .filter(|n| *n >= 0)
-        .map(UserCursor)
-        .ok_or_else(|| RpcError::invalid_parameter("Marker"))
-}
-
 // ---- users ----
 
 async fn create_user(
@@ -299,15 +279,12 @@ async fn list_users(
     reply: Reply<'_>,
 ) -> Result<Response, RpcError> {
     let max_items = args.int_in("MaxItems", 1..=1000, 100)?;
-    let after = match args.optional("Marker") {
-        None | Some("") => None,
-        Some(m) => Some(decode_marker(m)?),
-    };
+    let after = args.marker(MARKER_PREFIX)?.map(UserCursor);
     let page = svc.list_users(auth, after, max_items).await?;
     reply.send(&ListUsersResponse {
         request_id: reply.request_id.as_str(),
         is_truncated: page.next.is_some(),
-        marker: page.next.map(encode_marker),
+        marker: page.next.map(|c| encode_marker(MARKER_PREFIX, c.0)),
         users: UserList {
             items: page
                 .users
@@ -524,16 +501,17 @@ mod tests {
 
     #[test]
     fn markers_round_trip_and_reject_garbage() {
-        let m = encode_marker(UserCursor(42));
-        assert_eq!(decode_marker(&m).unwrap(), UserCursor(42));
+        let marker = |m: &str| Args(trustdesk_auth::Params::from_pairs([("Marker", m)]));
+        let m = encode_marker(MARKER_PREFIX, 42);
+        assert_eq!(marker(&m).marker(MARKER_PREFIX).unwrap(), Some(42));
         for bad in [
             "garbage",
             "dXNlcnM6LTE",
             "!!!",
-            &URL_SAFE_NO_PAD.encode("groups:1"),
+            &encode_marker("groups:", 1),
         ] {
             assert_eq!(
-                decode_marker(bad).unwrap_err().code,
+                marker(bad).marker(MARKER_PREFIX).unwrap_err().code,
                 "InvalidParameter.Marker",
                 "{bad}"
             );
