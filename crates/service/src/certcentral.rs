@@ -19,7 +19,7 @@
 //! roles, uniqueness, and who may do what to whom.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use trustdesk_domain::certcentral::{ROOT_TEMPLATE, subtree};
@@ -34,6 +34,7 @@ use trustdesk_secrets::{
 };
 
 use crate::Service;
+use crate::cache::{TtlMap, UsageLog};
 use crate::ram::internal;
 
 /// An authenticated CertCentral caller: the key, its owner as loaded with
@@ -45,15 +46,14 @@ pub struct ApiCaller {
     pub user: User,
 }
 
-/// Cached values with the time they were loaded.
-type Stamped<K, V> = RwLock<HashMap<K, (V, OffsetDateTime)>>;
-
 #[derive(Default)]
 pub(crate) struct CcCache {
     /// By key hash: the caller.
-    callers: Stamped<[u8; 32], Arc<ApiCaller>>,
+    callers: TtlMap<[u8; 32], Arc<ApiCaller>>,
     /// By account: its containers.
-    containers: Stamped<AccountId, Arc<Vec<Container>>>,
+    containers: TtlMap<AccountId, Arc<Vec<Container>>>,
+    /// API key uses not yet written (flushed with the access keys').
+    pub(crate) usage: UsageLog<ApiKeyId>,
 }
 
 impl crate::Inner {
@@ -64,17 +64,11 @@ impl crate::Inner {
 
 impl CcCache {
     fn forget_callers(&self) {
-        self.callers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.callers.clear();
     }
 
     fn forget_containers(&self, account: AccountId) {
-        self.containers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&account);
+        self.containers.remove(&account);
     }
 }
 
@@ -104,6 +98,22 @@ pub struct NewServiceUser {
     pub container_assignments: Option<Vec<ContainerId>>,
 }
 
+/// `Invalid(field)` unless every id is among the visible containers.
+fn check_visible(
+    visible: &[ContainerId],
+    ids: &[ContainerId],
+    field: &'static str,
+) -> Result<(), Error> {
+    if ids.iter().all(|id| visible.contains(id)) {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            field,
+            problem: Problem::Unknown,
+        })
+    }
+}
+
 /// The resource name of a CertCentral object, for policies.
 pub fn resource(account: AccountId, what: &str) -> String {
     format!("acs:certcentral:*:{account}:{what}")
@@ -116,15 +126,8 @@ impl Service {
         let inner = &self.inner;
         let hash = api_key_hash(key);
         let now = inner.clock.now();
-        if let Some((caller, at)) = inner
-            .cc
-            .callers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&hash)
-            && now - *at < inner.limits.key_cache_ttl
-        {
-            return Ok(Some(caller.clone()));
+        if let Some(caller) = inner.cc.callers.get(&hash, now, inner.limits.key_cache_ttl) {
+            return Ok(Some(caller));
         }
         let Some(key) = inner.store.api_key_by_hash(&hash).await? else {
             return Ok(None);
@@ -150,76 +153,43 @@ impl Service {
             key,
             user,
         });
-        inner
-            .cc
-            .callers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hash, (caller.clone(), now));
+        inner.cc.callers.insert(hash, caller.clone(), now);
         Ok(Some(caller))
     }
 
     /// Notes that an API key was used now (flushed with the access keys).
     pub fn touch_api_key(&self, id: ApiKeyId) {
-        let now = self.inner.clock.now();
-        self.inner
-            .api_key_usage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, now);
+        self.inner.cc.usage.touch(id, self.inner.clock.now());
     }
 
     pub(crate) async fn flush_api_key_usage(&self) {
-        let pending: Vec<(ApiKeyId, OffsetDateTime)> = self
-            .inner
-            .api_key_usage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
+        let pending = self.inner.cc.usage.take();
         if pending.is_empty() {
             return;
         }
         if let Err(e) = self.inner.store.record_api_key_usage(&pending).await {
             tracing::warn!(error = %e, keys = pending.len(), "recording API key usage failed");
+            self.inner.cc.usage.restore(pending);
         }
     }
 
     fn key_last_used(&self, key: &ApiKey) -> Option<OffsetDateTime> {
-        let pending = self
-            .inner
-            .api_key_usage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key.id)
-            .copied();
-        match (pending, key.last_used_at) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        self.inner.cc.usage.latest(&key.id, key.last_used_at)
     }
 
     /// The account's containers (cached briefly).
     pub async fn containers(&self, account: AccountId) -> Result<Arc<Vec<Container>>, Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        if let Some((all, at)) = inner
+        if let Some(all) = inner
             .cc
             .containers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&account)
-            && now - *at < inner.limits.key_cache_ttl
+            .get(&account, now, inner.limits.key_cache_ttl)
         {
-            return Ok(all.clone());
+            return Ok(all);
         }
         let all = Arc::new(inner.store.containers(account).await?);
-        inner
-            .cc
-            .containers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(account, (all.clone(), now));
+        inner.cc.containers.insert(account, all.clone(), now);
         Ok(all)
     }
 
@@ -269,14 +239,7 @@ impl Service {
         field: &'static str,
     ) -> Result<(), Error> {
         let visible = self.visible_ids(caller).await?;
-        if ids.iter().all(|id| visible.contains(id)) {
-            Ok(())
-        } else {
-            Err(Error::Invalid {
-                field,
-                problem: Problem::Unknown,
-            })
-        }
+        check_visible(&visible, ids, field)
     }
 
     /// A user the caller may see, or `NotFound(User)`.
@@ -343,14 +306,13 @@ impl Service {
     ) -> Result<UserId, Error> {
         auth.require("certcentral:AddUser")?;
         let container = new.container.unwrap_or(caller.user.profile.container);
-        self.check_containers(caller, &[container], "container.id")
-            .await?;
-        self.check_containers(
-            caller,
+        let visible = self.visible_ids(caller).await?;
+        check_visible(&visible, &[container], "container.id")?;
+        check_visible(
+            &visible,
             &new.container_assignments,
             "container_id_assignments",
-        )
-        .await?;
+        )?;
         let now = self.inner.clock.now();
         let user = User {
             id: UserId(random_16_digits_json_safe().map_err(internal)?),

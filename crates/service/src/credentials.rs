@@ -11,8 +11,7 @@
 //! a durable write to every read. The vendor's `LastUsedDate` is coarse too;
 //! we flush every 5 s and answer from memory first.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use trustdesk_domain::{
@@ -22,6 +21,7 @@ use trustdesk_domain::{
 use trustdesk_secrets::{AccessKeySecret, open_access_key_secret};
 
 use crate::Service;
+use crate::cache::{TtlMap, UsageLog};
 
 /// A signing key as authentication needs it.
 #[derive(Debug)]
@@ -33,23 +33,17 @@ pub struct Credential {
 
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    entries: RwLock<HashMap<AccessKeyId, (Arc<Credential>, OffsetDateTime)>>,
-    usage: Mutex<HashMap<AccessKeyId, OffsetDateTime>>,
+    entries: TtlMap<AccessKeyId, Arc<Credential>>,
+    usage: UsageLog<AccessKeyId>,
 }
 
 impl KeyCache {
     pub(crate) fn forget_all(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.entries.clear();
     }
 
     pub(crate) fn forget(&self, id: &AccessKeyId) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        self.entries.remove(id);
     }
 }
 
@@ -60,15 +54,8 @@ impl Service {
         let inner = &self.inner;
         let id = AccessKeyId(id.to_owned());
         let now = inner.clock.now();
-        if let Some((cred, at)) = inner
-            .keys
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            && now - *at < inner.limits.key_cache_ttl
-        {
-            return Ok(Some(cred.clone()));
+        if let Some(cred) = inner.keys.entries.get(&id, now, inner.limits.key_cache_ttl) {
+            return Ok(Some(cred));
         }
         let Some(stored) = inner.store.access_key(&id).await? else {
             inner.keys.forget(&id);
@@ -111,12 +98,7 @@ impl Service {
             status: key.status,
             secret,
         });
-        inner
-            .keys
-            .entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, (cred.clone(), now));
+        inner.keys.entries.insert(id, cred.clone(), now);
         Ok(Some(cred))
     }
 
@@ -141,54 +123,25 @@ impl Service {
 
     /// Notes that `key` signed a request now.
     pub fn touch(&self, key: &AccessKeyId) {
-        let now = self.inner.clock.now();
         self.inner
             .keys
             .usage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone(), now);
+            .touch(key.clone(), self.inner.clock.now());
     }
 
     pub(crate) async fn flush_key_usage(&self) {
-        let pending: Vec<(AccessKeyId, OffsetDateTime)> = self
-            .inner
-            .keys
-            .usage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
+        let pending = self.inner.keys.usage.take();
         if pending.is_empty() {
             return;
         }
         if let Err(e) = self.inner.store.record_key_usage(&pending).await {
             tracing::warn!(error = %e, keys = pending.len(), "recording access key usage failed");
-            let mut usage = self
-                .inner
-                .keys
-                .usage
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            for (k, t) in pending {
-                usage.entry(k).or_insert(t);
-            }
+            self.inner.keys.usage.restore(pending);
         }
     }
 
     /// When `key` was last used, counting uses not yet flushed.
     pub(crate) fn pending_usage(&self, key: &AccessKey) -> Option<OffsetDateTime> {
-        let pending = self
-            .inner
-            .keys
-            .usage
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key.id)
-            .copied();
-        match (pending, key.last_used_at) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        }
+        self.inner.keys.usage.latest(&key.id, key.last_used_at)
     }
 }

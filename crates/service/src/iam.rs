@@ -26,6 +26,7 @@ use trustdesk_domain::{
 use trustdesk_secrets::random_16_digits_json_safe;
 
 use crate::Service;
+use crate::cache::TtlMap;
 use crate::ram::internal;
 
 /// How stale another node's policy change may be seen here.
@@ -43,7 +44,7 @@ struct Loaded {
 pub(crate) struct PolicyCache {
     users: RwLock<HashMap<(AccountId, UserId), Arc<Loaded>>>,
     /// Per account: the store's epoch and when it was read.
-    epochs: RwLock<HashMap<AccountId, (u64, OffsetDateTime)>>,
+    epochs: TtlMap<AccountId, u64>,
     /// System policies, parsed once.
     system: RwLock<HashMap<&'static str, Arc<PolicyDocument>>>,
 }
@@ -54,10 +55,7 @@ impl PolicyCache {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
-        self.epochs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.epochs.clear();
     }
 }
 
@@ -110,24 +108,11 @@ impl Service {
 
     async fn account_epoch(&self, account: AccountId) -> Result<u64, Error> {
         let now = self.inner.clock.now();
-        if let Some((epoch, at)) = self
-            .inner
-            .iam
-            .epochs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&account)
-            && now - *at < EPOCH_RECHECK
-        {
-            return Ok(*epoch);
+        if let Some(epoch) = self.inner.iam.epochs.get(&account, now, EPOCH_RECHECK) {
+            return Ok(epoch);
         }
         let epoch = self.inner.store.policy_epoch(account).await?;
-        self.inner
-            .iam
-            .epochs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(account, (epoch, now));
+        self.inner.iam.epochs.insert(account, epoch, now);
         Ok(epoch)
     }
 

@@ -8,6 +8,7 @@
 //! another permission, so a face cannot run a use case it did not authorize.
 
 mod bootstrap;
+mod cache;
 mod certcentral;
 mod certificates;
 mod credentials;
@@ -127,10 +128,6 @@ struct Inner {
     keys: credentials::KeyCache,
     cc: certcentral::CcCache,
     iam: iam::PolicyCache,
-    /// API key uses not yet written (flushed with the access keys').
-    api_key_usage: std::sync::Mutex<
-        std::collections::HashMap<trustdesk_domain::ApiKeyId, time::OffsetDateTime>,
-    >,
 }
 
 impl Service {
@@ -149,7 +146,6 @@ impl Service {
                 keys: credentials::KeyCache::default(),
                 cc: certcentral::CcCache::default(),
                 iam: iam::PolicyCache::default(),
-                api_key_usage: std::sync::Mutex::default(),
             }),
         }
     }
