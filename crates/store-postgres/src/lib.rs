@@ -1,0 +1,969 @@
+//! PostgreSQL implementation of the trustdesk store traits, for several
+//! stateless nodes on one database.
+//!
+//! Layout: one sqlx pool; every write is one transaction (see
+//! [`PgStore::write`]), every read one statement on the pool. The schema
+//! in `migrations/` mirrors the SQLite store's table for table and column
+//! for column under the same numbered names (a unit test holds the two
+//! lists together), so `trustdesk copy` moves rows one to one.
+//!
+//! Durability: a write returns `Ok` only after its `COMMIT` returned, and
+//! PostgreSQL's default `synchronous_commit=on` flushes the WAL first, so
+//! a 2xx built on it survives `kill -9` of any node and of the database.
+//! (The test clusters turn fsync off; production settings are the
+//! operator's, and `synchronous_commit=off` would break this promise.)
+//!
+//! Concurrency: PostgreSQL runs writers side by side (READ COMMITTED), so
+//! unlike SQLite's single writer, a check and the write it guards are not
+//! atomic by themselves. Every limit is therefore decided under a row lock
+//! taken first in the transaction: the account row (`FOR NO KEY UPDATE`)
+//! for users, root access keys, groups and custom policies; the user row
+//! for a user's access keys, memberships and attachments; the group or
+//! policy row for its attachments and versions. Uniqueness rests on unique
+//! indexes (`ON CONFLICT DO NOTHING`, then a read says why), so it holds
+//! across nodes without locks. Deadlocks and serialization failures, which
+//! PostgreSQL may still report under contention, are retried (three
+//! attempts) before they surface as backend errors.
+//!
+//! Caching: none here. Every node reads the one truth; the service's
+//! caches follow `accounts.policy_epoch`, which triggers move in the same
+//! transaction as every change a node may have cached (migrations 0005,
+//! 0006).
+//!
+//! Migrations: `sqlx::migrate!`; sqlx's PostgreSQL migrator holds a
+//! session advisory lock while it runs, so nodes starting together apply
+//! each migration once (tested in `tests/it/multinode.rs`).
+//!
+//! SQL is checked at compile time with sqlx's macros against the schema;
+//! the offline data lives in `.sqlx/` (see README.md).
+
+mod certcentral;
+mod certificates;
+mod groups;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::error::ErrorKind;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use time::OffsetDateTime;
+use trustdesk_domain::store::{
+    AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore,
+};
+use trustdesk_domain::{
+    AccessKey, AccessKeyId, AccessRole, AccountId, ApiKeyId, Comments, ContainerId, DisplayName,
+    Email, Entity, KeyOwner, KeyStatus, MobilePhone, NewAccessKey, NewApiKey, NewContainer,
+    Profile, StoreError, StoredAccessKey, User, UserId, UserKind, UserListing, UserName, UserPatch,
+    UserQuery,
+};
+
+/// Tunables.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections in the pool (each node has its own pool; the database's
+    /// `max_connections` must cover every node's).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The PostgreSQL store. Cheap to share behind an `Arc`.
+pub struct PgStore {
+    pool: PgPool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The migrations' names (`0001_initial`, …), for the check that both
+/// stores keep the same list.
+pub fn migration_names() -> Vec<String> {
+    MIGRATOR
+        .iter()
+        .map(|m| format!("{:04}_{}", m.version, m.description.replace(' ', "_")))
+        .collect()
+}
+
+/// Marks a backend error the transaction loop may retry.
+const RETRY: &str = "retryable: ";
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A database error as a store error; deadlocks and serialization
+/// failures are marked so that [`PgStore::write`] retries them.
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(d) = &e
+        && matches!(d.code().as_deref(), Some("40001" | "40P01"))
+    {
+        return StoreError::Backend(format!("{RETRY}{e}"));
+    }
+    backend(e)
+}
+
+fn retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Backend(m) if m.starts_with(RETRY))
+}
+
+/// The one place database errors become store errors. `unique` and
+/// `foreign` are what a unique or foreign-key violation means for the
+/// statement at hand (the caller knows which constraint can fire there).
+pub(crate) fn classify(e: sqlx::Error, unique: StoreError, foreign: StoreError) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) => match d.kind() {
+            ErrorKind::UniqueViolation => unique,
+            ErrorKind::ForeignKeyViolation => foreign,
+            _ => db(e),
+        },
+        _ => db(e),
+    }
+}
+
+/// Runs `$body` (a block evaluating to `Result<T, StoreError>`, with
+/// `$conn: &mut PgConnection` in scope) in a transaction of `$store` and
+/// commits; retried from the start on a deadlock or serialization failure
+/// (three attempts). `Ok` means committed, hence durable. A macro rather
+/// than a function taking a closure, so the body can borrow its inputs.
+macro_rules! transaction {
+    ($store:expr, |$conn:ident| $body:block) => {{
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = async {
+                let mut tx = $store.pool.begin().await.map_err($crate::db)?;
+                let value = {
+                    let $conn: &mut sqlx::PgConnection = &mut tx;
+                    $body
+                }?;
+                tx.commit().await.map_err($crate::db)?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(e) if $crate::retryable(&e) && attempt < 3 => {
+                    tracing::debug!(error = %e, attempt, "retrying a transaction");
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use transaction;
+
+impl PgStore {
+    /// Connects and migrates (idempotent; concurrent callers wait on the
+    /// migrator's advisory lock). `url` is a libpq-style URL:
+    /// `postgres://user:password@host:port/db?sslmode=verify-full&sslrootcert=ca.pem`
+    /// for TLS.
+    pub async fn open(url: &str, opts: PgOptions) -> Result<Self, StoreError> {
+        let store = Self::connect(url, opts).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating (for `trustdesk copy`, which migrates
+    /// explicitly, and for tests).
+    pub async fn connect(url: &str, opts: PgOptions) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| backend(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("trustdesk");
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(backend)
+    }
+
+    /// The pool, for operations tooling (`trustdesk copy`).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+// ---- conversions ----
+
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+pub(crate) fn from_ts(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn owner_id(owner: KeyOwner) -> Option<i64> {
+    match owner {
+        KeyOwner::Root => None,
+        KeyOwner::User(id) => Some(id.0 as i64),
+    }
+}
+
+/// A user's columns, in the order every user query selects them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    account_id: i64,
+    user_id: i64,
+    user_name: String,
+    display_name: Option<String>,
+    mobile_phone: Option<String>,
+    email: Option<String>,
+    comments: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    last_login_at: Option<i64>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    job_title: Option<String>,
+    telephone: Option<String>,
+    access_role: i64,
+    container_id: Option<i64>,
+    container_assignments: String,
+    user_type: String,
+    saml_sso_only: bool,
+}
+
+/// [`UserRow`]'s columns, for queries built at run time. The `query!`
+/// macros need literal SQL, so they spell the same list out.
+pub(crate) const USER_COLUMNS: &str = "account_id, user_id, user_name, display_name, mobile_phone, \
+     email, comments, created_at, updated_at, last_login_at, first_name, last_name, job_title, \
+     telephone, access_role, container_id, container_assignments, user_type, saml_sso_only";
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+        let role = u64::try_from(self.access_role)
+            .ok()
+            .and_then(AccessRole::from_id)
+            .ok_or_else(|| backend(format!("bad access role {}", self.access_role)))?;
+        let container = self
+            .container_id
+            .map(|c| ContainerId(c as u64))
+            .ok_or_else(|| backend(format!("user {} has no container", self.user_id)))?;
+        let assignments: Vec<u64> =
+            serde_json::from_str(&self.container_assignments).map_err(backend)?;
+        let kind = UserKind::parse(&self.user_type)
+            .ok_or_else(|| backend(format!("bad user type {}", self.user_type)))?;
+        Ok(User {
+            id: UserId(self.user_id as u64),
+            account: AccountId(self.account_id as u64),
+            name: UserName::from_trusted(self.user_name),
+            display_name: self.display_name.map(DisplayName::from_trusted),
+            mobile_phone: self.mobile_phone.map(MobilePhone::from_trusted),
+            email: self.email.map(Email::from_trusted),
+            comments: self.comments.map(Comments::from_trusted),
+            created_at: from_ts(self.created_at),
+            updated_at: from_ts(self.updated_at),
+            last_login_at: self.last_login_at.map(from_ts),
+            profile: Profile {
+                first_name: self.first_name,
+                last_name: self.last_name,
+                job_title: self.job_title,
+                telephone: self.telephone,
+                role,
+                container,
+                container_assignments: assignments.into_iter().map(ContainerId).collect(),
+                kind,
+                saml_sso_only: self.saml_sso_only,
+            },
+        })
+    }
+}
+
+/// How a user's container assignments are stored (a JSON array of ids).
+fn assignments_json(p: &Profile) -> String {
+    let ids: Vec<u64> = p.container_assignments.iter().map(|c| c.0).collect();
+    serde_json::Value::from(ids).to_string()
+}
+
+struct KeyRow {
+    id: String,
+    account_id: i64,
+    user_id: Option<i64>,
+    status: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl KeyRow {
+    fn into_key(self) -> Result<AccessKey, StoreError> {
+        Ok(AccessKey {
+            id: AccessKeyId(self.id),
+            account: AccountId(self.account_id as u64),
+            owner: self
+                .user_id
+                .map_or(KeyOwner::Root, |u| KeyOwner::User(UserId(u as u64))),
+            status: KeyStatus::parse(&self.status)
+                .ok_or_else(|| backend(format!("bad key status {}", self.status)))?,
+            created_at: from_ts(self.created_at),
+            last_used_at: self.last_used_at.map(from_ts),
+        })
+    }
+}
+
+async fn user_by_folded(
+    conn: &mut PgConnection,
+    account: i64,
+    folded: &str,
+) -> Result<Option<User>, StoreError> {
+    let row = sqlx::query_as!(
+        UserRow,
+        r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
+                  created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                  access_role, container_id, container_assignments, user_type, saml_sso_only
+           FROM users WHERE account_id = $1 AND user_name_folded = $2"#,
+        account,
+        folded
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.map(UserRow::into_user).transpose()
+}
+
+/// Locks the account row for the rest of the transaction and returns its
+/// user count, or `None` if there is no such account. Every insert that a
+/// per-account limit guards takes this lock first, so concurrent inserts
+/// (on any node) decide one after the other.
+pub(crate) async fn lock_account(
+    conn: &mut PgConnection,
+    account: i64,
+) -> Result<Option<i64>, StoreError> {
+    sqlx::query_scalar!(
+        "SELECT user_count FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+        account
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)
+}
+
+/// Inserts a user under the account lock; on refusal, says why.
+async fn insert_user(conn: &mut PgConnection, u: &User, max_users: u32) -> Result<(), StoreError> {
+    let account = u.account.0 as i64;
+    let folded = u.name.folded();
+    let Some(count) = lock_account(conn, account).await? else {
+        return Err(StoreError::NotFound(Entity::Account));
+    };
+    if count >= i64::from(max_users) {
+        // A taken name wins over a full account, so that retrying a create
+        // that succeeded says AlreadyExists.
+        let taken = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND user_name_folded = $2) AS "taken!""#,
+            account,
+            folded
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        return Err(if taken {
+            StoreError::AlreadyExists(Entity::User)
+        } else {
+            StoreError::LimitExceeded(Entity::User)
+        });
+    }
+    let p = &u.profile;
+    // A taken name makes the statement do nothing rather than fail, so the
+    // only unique violation left is a user-id collision.
+    let done = sqlx::query!(
+        r#"INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name,
+                              mobile_phone, email, comments, created_at, updated_at, last_login_at,
+                              first_name, last_name, job_title, telephone, access_role, container_id,
+                              container_assignments, user_type, saml_sso_only)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+           ON CONFLICT (account_id, user_name_folded) DO NOTHING"#,
+        account,
+        u.id.0 as i64,
+        u.name.as_str(),
+        folded,
+        u.display_name.as_ref().map(|v| v.as_str()),
+        u.mobile_phone.as_ref().map(|v| v.as_str()),
+        u.email.as_ref().map(|v| v.as_str()),
+        u.comments.as_ref().map(|v| v.as_str()),
+        ts(u.created_at),
+        ts(u.updated_at),
+        u.last_login_at.map(ts),
+        p.first_name,
+        p.last_name,
+        p.job_title,
+        p.telephone,
+        i64::from(p.role.id()),
+        p.container.0 as i64,
+        assignments_json(p),
+        p.kind.as_str(),
+        p.saml_sso_only
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        classify(
+            e,
+            backend("user id collision; retry with another id"),
+            StoreError::NotFound(Entity::Container),
+        )
+    })?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::AlreadyExists(Entity::User))
+    }
+}
+
+/// Inserts an access key; the owner's row is locked first so that the
+/// per-owner limit holds against concurrent creates on any node.
+async fn insert_key(
+    conn: &mut PgConnection,
+    key: &StoredAccessKey,
+    max_per_owner: u32,
+) -> Result<(), StoreError> {
+    let k = &key.key;
+    let account = k.account.0 as i64;
+    let user = owner_id(k.owner);
+    let owner = match user {
+        None => lock_account(conn, account).await?.map(|_| ()),
+        // The owner check also pins the user to the key's account, which
+        // the foreign key (on user_id alone) would not.
+        Some(user) => sqlx::query_scalar!(
+            "SELECT 1 AS one FROM users WHERE user_id = $1 AND account_id = $2 FOR NO KEY UPDATE",
+            user,
+            account
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .map(|_| ()),
+    };
+    if owner.is_none() {
+        return Err(if user.is_none() {
+            StoreError::NotFound(Entity::Account)
+        } else {
+            StoreError::NotFound(Entity::User)
+        });
+    }
+    let count = sqlx::query_scalar!(
+        r#"SELECT COUNT(*) AS "n!" FROM access_keys
+           WHERE account_id = $1 AND user_id IS NOT DISTINCT FROM $2"#,
+        account,
+        user
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    if count >= i64::from(max_per_owner) {
+        return Err(StoreError::LimitExceeded(Entity::AccessKey));
+    }
+    sqlx::query!(
+        r#"INSERT INTO access_keys (id, account_id, user_id, status, secret_sealed, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6)"#,
+        k.id.as_str(),
+        account,
+        user,
+        k.status.as_str(),
+        key.sealed_secret,
+        ts(k.created_at)
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        classify(
+            e,
+            StoreError::AlreadyExists(Entity::AccessKey),
+            StoreError::NotFound(Entity::Account),
+        )
+    })?;
+    Ok(())
+}
+
+// ---- accounts ----
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn root_account(&self) -> Result<Option<Account>, StoreError> {
+        let row =
+            sqlx::query!("SELECT id, created_at FROM accounts ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.map(|r| Account {
+            id: AccountId(r.id as u64),
+            created_at: from_ts(r.created_at),
+        }))
+    }
+
+    async fn create_account(
+        &self,
+        account: &Account,
+        root_container: &NewContainer,
+        root_key: &NewAccessKey,
+    ) -> Result<(), StoreError> {
+        if root_container.parent.is_some() || root_container.account != account.id {
+            return Err(backend(
+                "a root container has no parent and belongs to the account being created",
+            ));
+        }
+        let id = account.id.0 as i64;
+        let created = ts(account.created_at);
+        transaction!(self, |conn| {
+                sqlx::query!(
+                    "INSERT INTO accounts (id, created_at) VALUES ($1, $2)",
+                    id,
+                    created
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| {
+                    classify(
+                        e,
+                        StoreError::AlreadyExists(Entity::Account),
+                        backend("foreign key violation on accounts"),
+                    )
+                })?;
+                certcentral::insert_root_container(conn, root_container).await?;
+                insert_key(conn, root_key, u32::MAX).await
+            })
+    }
+}
+
+// ---- users ----
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, user: &User, max_users: u32) -> Result<(), StoreError> {
+        transaction!(self, |conn| { insert_user(conn, user, max_users).await })
+    }
+
+    async fn user_by_name(
+        &self,
+        account: AccountId,
+        name: &UserName,
+    ) -> Result<Option<User>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        user_by_folded(&mut conn, account.0 as i64, &name.folded()).await
+    }
+
+    async fn user_by_id(&self, account: AccountId, id: UserId) -> Result<Option<User>, StoreError> {
+        let Ok(id) = i64::try_from(id.0) else {
+            return Ok(None);
+        };
+        let row = sqlx::query_as!(
+            UserRow,
+            r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
+                      created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                      access_role, container_id, container_assignments, user_type, saml_sso_only
+               FROM users WHERE account_id = $1 AND user_id = $2"#,
+            account.0 as i64,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn update_user(
+        &self,
+        account: AccountId,
+        name: &UserName,
+        patch: &UserPatch,
+        now: OffsetDateTime,
+    ) -> Result<User, StoreError> {
+        let account = account.0 as i64;
+        let folded = name.folded();
+        transaction!(self, |conn| {
+                // Locked, so two concurrent patches apply one after the other
+                // instead of the later overwriting the earlier's fields.
+                let current = sqlx::query_as!(
+                    UserRow,
+                    r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
+                              created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                              access_role, container_id, container_assignments, user_type, saml_sso_only
+                       FROM users WHERE account_id = $1 AND user_name_folded = $2 FOR NO KEY UPDATE"#,
+                    account,
+                    folded
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?
+                .ok_or(StoreError::NotFound(Entity::User))?
+                .into_user()?;
+                let next = patch.apply(&current, now);
+                let p = &next.profile;
+                sqlx::query!(
+                    r#"UPDATE users SET user_name = $1, user_name_folded = $2, display_name = $3, mobile_phone = $4,
+                                        email = $5, comments = $6, updated_at = $7, first_name = $10,
+                                        last_name = $11, job_title = $12, telephone = $13, access_role = $14,
+                                        container_assignments = $15, saml_sso_only = $16
+                       WHERE user_id = $8 AND account_id = $9"#,
+                    next.name.as_str(),
+                    next.name.folded(),
+                    next.display_name.as_ref().map(|v| v.as_str()),
+                    next.mobile_phone.as_ref().map(|v| v.as_str()),
+                    next.email.as_ref().map(|v| v.as_str()),
+                    next.comments.as_ref().map(|v| v.as_str()),
+                    ts(next.updated_at),
+                    current.id.0 as i64,
+                    account,
+                    p.first_name,
+                    p.last_name,
+                    p.job_title,
+                    p.telephone,
+                    i64::from(p.role.id()),
+                    assignments_json(p),
+                    p.saml_sso_only
+                )
+                .execute(&mut *conn)
+                .await
+                // The name is the only unique column this statement changes.
+                .map_err(|e| {
+                    classify(
+                        e,
+                        StoreError::AlreadyExists(Entity::User),
+                        backend("foreign key violation on users"),
+                    )
+                })?;
+                Ok(next)
+            })
+    }
+
+    async fn delete_user(&self, account: AccountId, name: &UserName) -> Result<(), StoreError> {
+        let account = account.0 as i64;
+        let folded = name.folded();
+        transaction!(self, |conn| {
+                // The row lock makes the checks and the delete one decision:
+                // a key or membership added meanwhile waits for it (their
+                // inserts lock the user row too).
+                let why = sqlx::query!(
+                    r#"SELECT u.user_id,
+                              EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.user_id) AS "groups!",
+                              EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = u.user_id) AS "keys!",
+                              EXISTS (SELECT 1 FROM policy_attachments a WHERE a.user_id = u.user_id) AS "policies!"
+                       FROM users u WHERE u.account_id = $1 AND u.user_name_folded = $2
+                       FOR UPDATE OF u"#,
+                    account,
+                    folded
+                )
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+                let blocker = match why {
+                    None => return Err(StoreError::NotFound(Entity::User)),
+                    Some(w) if w.groups => Entity::Group,
+                    Some(w) if w.keys => Entity::AccessKey,
+                    Some(w) if w.policies => Entity::Policy,
+                    Some(w) => {
+                        sqlx::query!("DELETE FROM users WHERE user_id = $1", w.user_id)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db)?;
+                        return Ok(());
+                    }
+                };
+                Err(StoreError::DeleteConflict {
+                    entity: Entity::User,
+                    blocker,
+                })
+            })
+    }
+
+    async fn list_users(
+        &self,
+        account: AccountId,
+        after: Option<UserCursor>,
+        limit: u32,
+    ) -> Result<UserPage, StoreError> {
+        let after = after.map_or(0, |c| c.0);
+        let rows = sqlx::query!(
+            r#"SELECT seq, account_id, user_id, user_name, display_name, mobile_phone, email, comments,
+                      created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
+                      access_role, container_id, container_assignments, user_type, saml_sso_only
+               FROM users WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"#,
+            account.0 as i64,
+            after,
+            i64::from(limit) + 1
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let more = rows.len() > limit as usize;
+        let mut last = None;
+        let mut users = Vec::with_capacity(rows.len().min(limit as usize));
+        for r in rows.into_iter().take(limit as usize) {
+            last = Some(r.seq);
+            users.push(
+                UserRow {
+                    account_id: r.account_id,
+                    user_id: r.user_id,
+                    user_name: r.user_name,
+                    display_name: r.display_name,
+                    mobile_phone: r.mobile_phone,
+                    email: r.email,
+                    comments: r.comments,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                    last_login_at: r.last_login_at,
+                    first_name: r.first_name,
+                    last_name: r.last_name,
+                    job_title: r.job_title,
+                    telephone: r.telephone,
+                    access_role: r.access_role,
+                    container_id: r.container_id,
+                    container_assignments: r.container_assignments,
+                    user_type: r.user_type,
+                    saml_sso_only: r.saml_sso_only,
+                }
+                .into_user()?,
+            );
+        }
+        let next = if more { last.map(UserCursor) } else { None };
+        Ok(UserPage { users, next })
+    }
+
+    async fn create_user_with_api_key(
+        &self,
+        user: &User,
+        max_users: u32,
+        key: &NewApiKey,
+    ) -> Result<ApiKeyId, StoreError> {
+        if key.user != user.id || key.account != user.account {
+            return Err(backend(
+                "the API key must belong to the user it is created with",
+            ));
+        }
+        transaction!(self, |conn| {
+                insert_user(conn, user, max_users).await?;
+                certcentral::insert_api_key(conn, key).await
+            })
+    }
+
+    async fn query_users(
+        &self,
+        account: AccountId,
+        query: &UserQuery,
+    ) -> Result<UserListing, StoreError> {
+        certcentral::query_users(&self.pool, account, query).await
+    }
+
+    async fn purge_user(&self, account: AccountId, id: UserId) -> Result<(), StoreError> {
+        let account = account.0 as i64;
+        let Ok(id) = i64::try_from(id.0) else {
+            return Err(StoreError::NotFound(Entity::User));
+        };
+        transaction!(self, |conn| {
+                // The access keys' foreign key does not cascade; the API
+                // keys go with the user (ON DELETE CASCADE).
+                sqlx::query!(
+                    "DELETE FROM access_keys WHERE account_id = $1 AND user_id = $2",
+                    account,
+                    id
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                let done = sqlx::query!(
+                    "DELETE FROM users WHERE account_id = $1 AND user_id = $2",
+                    account,
+                    id
+                )
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                if done.rows_affected() == 0 {
+                    Err(StoreError::NotFound(Entity::User))
+                } else {
+                    Ok(())
+                }
+            })
+    }
+}
+
+// ---- access keys ----
+
+#[async_trait]
+impl AccessKeyStore for PgStore {
+    async fn create_access_key(
+        &self,
+        key: &NewAccessKey,
+        max_per_owner: u32,
+    ) -> Result<(), StoreError> {
+        transaction!(self, |conn| { insert_key(conn, key, max_per_owner).await })
+    }
+
+    async fn access_key(&self, id: &AccessKeyId) -> Result<Option<StoredAccessKey>, StoreError> {
+        let row = sqlx::query!(
+            r#"SELECT id, account_id, user_id, status, secret_sealed, created_at, last_used_at
+               FROM access_keys WHERE id = $1"#,
+            id.as_str()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            let key = KeyRow {
+                id: r.id,
+                account_id: r.account_id,
+                user_id: r.user_id,
+                status: r.status,
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+            }
+            .into_key()?;
+            Ok(StoredAccessKey {
+                key,
+                sealed_secret: r.secret_sealed,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_access_keys(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+    ) -> Result<Vec<AccessKey>, StoreError> {
+        let rows = sqlx::query_as!(
+            KeyRow,
+            r#"SELECT id, account_id, user_id, status, created_at, last_used_at
+               FROM access_keys WHERE account_id = $1 AND user_id IS NOT DISTINCT FROM $2
+               ORDER BY created_at, seq"#,
+            account.0 as i64,
+            owner_id(owner)
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(KeyRow::into_key).collect()
+    }
+
+    async fn set_access_key_status(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+        id: &AccessKeyId,
+        status: KeyStatus,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query!(
+            "UPDATE access_keys SET status = $1
+             WHERE id = $2 AND account_id = $3 AND user_id IS NOT DISTINCT FROM $4",
+            status.as_str(),
+            id.as_str(),
+            account.0 as i64,
+            owner_id(owner)
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound(Entity::AccessKey))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_access_key(
+        &self,
+        account: AccountId,
+        owner: KeyOwner,
+        id: &AccessKeyId,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query!(
+            "DELETE FROM access_keys
+             WHERE id = $1 AND account_id = $2 AND user_id IS NOT DISTINCT FROM $3",
+            id.as_str(),
+            account.0 as i64,
+            owner_id(owner)
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            Err(StoreError::NotFound(Entity::AccessKey))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn record_key_usage(
+        &self,
+        usage: &[(AccessKeyId, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
+        if usage.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = usage.iter().map(|(k, _)| k.0.clone()).collect();
+        let ats: Vec<i64> = usage.iter().map(|(_, t)| ts(*t)).collect();
+        // One statement for the whole flush; GREATEST keeps a late, older
+        // report (from this or another node) from moving time back.
+        sqlx::query!(
+            r#"UPDATE access_keys
+               SET last_used_at = GREATEST(COALESCE(access_keys.last_used_at, 0), u.at)
+               FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::bigint[]) AS t(id, at)
+                     GROUP BY id) AS u
+               WHERE access_keys.id = u.id"#,
+            &ids,
+            &ats
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+}
+
+// ---- nonces ----
+
+#[async_trait]
+impl NonceStore for PgStore {
+    async fn record_nonce(
+        &self,
+        key: &AccessKeyId,
+        nonce: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // The primary key decides, on whichever node the replay arrives.
+        let done = sqlx::query!(
+            "INSERT INTO nonces (expires_at, access_key_id, nonce) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            ts(expires_at),
+            key.as_str(),
+            nonce
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query!("DELETE FROM nonces WHERE expires_at < $1", ts(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
