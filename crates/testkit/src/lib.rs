@@ -5,6 +5,7 @@
 
 pub mod certs;
 pub mod conformance;
+pub mod pg;
 
 use std::sync::{Arc, Mutex};
 
