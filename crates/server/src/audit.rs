@@ -29,7 +29,7 @@ pub async fn print(
     limit: u32,
     out: &mut impl std::io::Write,
 ) -> anyhow::Result<usize> {
-    let store = open_store(&config.database_url()).await?;
+    let store = open_store(config, &config.database_url()).await?;
     let Some(account) = store.root_account().await? else {
         return Ok(0);
     };

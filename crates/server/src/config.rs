@@ -37,9 +37,13 @@ pub struct Config {
     /// `TRUSTDESK_DATA_DIR`: holds the SQLite database, the generated master
     /// key and the root credentials file.
     pub data_dir: PathBuf,
-    /// `TRUSTDESK_DATABASE_URL`: `sqlite://<path>`; default
-    /// `<data_dir>/trustdesk.db`.
+    /// `TRUSTDESK_DATABASE_URL`: `sqlite://<path>` (default
+    /// `<data_dir>/trustdesk.db`) or `postgres://user:password@host:port/db`
+    /// (add `?sslmode=verify-full&sslrootcert=<ca.pem>` for TLS), which
+    /// several nodes may share.
     pub database_url: Option<String>,
+    /// `TRUSTDESK_DATABASE_MAX_CONNECTIONS`: PostgreSQL pool size per node.
+    pub database_max_connections: u32,
     /// `TRUSTDESK_LOG_FORMAT`: `text` or `json`.
     pub log_format: LogFormat,
     /// `TRUSTDESK_LOG`: log filter (`info`, `trustdesk=debug,warn`, ...);
@@ -79,6 +83,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./trustdesk-data"),
             database_url: None,
+            database_max_connections: 16,
             log_format: LogFormat::Text,
             log: None,
             master_key: None,

@@ -8,26 +8,45 @@ use serde::Serialize;
 use trustdesk_domain::{Store, SystemClock};
 use trustdesk_secrets::AccessKeySecret;
 use trustdesk_service::{Bootstrap, BootstrapKey, Limits, Service};
+use trustdesk_store_postgres::{PgOptions, PgStore};
 use trustdesk_store_sqlite::{SqliteOptions, SqliteStore};
 
 use crate::app::{self, HttpLimits};
 use crate::config::Config;
 use crate::setup::{self, KeySource, ROOT_CREDENTIALS_FILE};
 
-/// Opens (creating and migrating if needed) the store named by the URL.
-pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("PostgreSQL is not supported by this build yet; use a sqlite:// URL");
+/// Whether `url` names a PostgreSQL database (several nodes may share it).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Opens (creating and migrating if needed) the store named by the URL:
+/// `postgres://…` or `postgresql://…` for PostgreSQL, anything else for
+/// SQLite (`sqlite://path` or a plain path).
+pub async fn open_store(config: &Config, url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let context = || format!("opening the database {}", redact_url(url));
+    if is_postgres(url) {
+        let store = PgStore::open(url, pg_options(config))
+            .await
+            .with_context(context)?;
+        return Ok(Arc::new(store));
     }
     let store = SqliteStore::open(url, SqliteOptions::default())
         .await
-        .with_context(|| format!("opening the database {}", redact_url(url)))?;
+        .with_context(context)?;
     Ok(Arc::new(store))
+}
+
+pub fn pg_options(config: &Config) -> PgOptions {
+    PgOptions {
+        max_connections: config.database_max_connections,
+        ..PgOptions::default()
+    }
 }
 
 /// Database URLs may carry passwords (`postgres://u:pw@h/db`); logs show
 /// them without.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
         _ => url.to_owned(),
@@ -38,7 +57,7 @@ fn redact_url(url: &str) -> String {
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     setup::ensure_data_dir(&config.data_dir)?;
     let url = config.database_url();
-    open_store(&url).await?;
+    open_store(config, &url).await?;
     tracing::info!(database = %redact_url(&url), "schema is up to date");
     Ok(())
 }
@@ -75,7 +94,19 @@ struct RootCredentials<'a> {
 pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
     setup::ensure_data_dir(&config.data_dir)?;
     let url = config.database_url();
-    let is_new = setup::sqlite_is_new(&url);
+    // A PostgreSQL database is shared by nodes that must all hold the same
+    // master key, so none of them may invent one.
+    let is_new = !is_postgres(&url) && setup::sqlite_is_new(&url);
+    if is_postgres(&url)
+        && config.master_key.is_none()
+        && config.master_key_file.is_none()
+        && !config.data_dir.join(setup::MASTER_KEY_FILE).exists()
+    {
+        bail!(
+            "with PostgreSQL every node needs the same master key: set TRUSTDESK_MASTER_KEY (base64 of 32 random \
+             bytes, e.g. `openssl rand -base64 32`) or TRUSTDESK_MASTER_KEY_FILE on every node"
+        );
+    }
     let (master, source) = setup::master_key(config, is_new)?;
     match &source {
         KeySource::Env => {
@@ -91,7 +122,20 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
              (TRUSTDESK_MASTER_KEY_FILE) so a copy of the data directory alone cannot decrypt secrets"
         ),
     }
-    let store = open_store(&url).await?;
+    let store = open_store(config, &url).await?;
+    // Nodes starting together against a new database must not each create
+    // an account: on PostgreSQL they take turns (a session advisory lock,
+    // released when the guard drops, or when a crashed node's connection
+    // goes away).
+    let start_lock = if is_postgres(&url) {
+        Some(
+            PgStore::start_lock(&url)
+                .await
+                .context("waiting for other nodes to finish starting")?,
+        )
+    } else {
+        None
+    };
     let limits = Limits {
         max_users_per_account: config.max_users_per_account,
         ..Limits::default()
@@ -134,6 +178,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
         }
     };
     bootstrap_administrator(config, &service, account).await?;
+    drop(start_lock);
     Ok(service)
 }
 

@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::error::ErrorKind;
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 use trustdesk_domain::store::{
@@ -75,6 +76,16 @@ impl Default for PgOptions {
             acquire_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// The key of the start-up advisory lock ("trustdsk" in ASCII; sqlx's
+/// migrator uses its own key derived from the database name).
+const START_LOCK: i64 = 0x7472_7573_7464_736b;
+
+/// Holds the start-up lock until dropped (closing its connection ends the
+/// session, which releases the lock).
+pub struct StartLock {
+    _conn: PgConnection,
 }
 
 /// The PostgreSQL store. Cheap to share behind an `Arc`.
@@ -190,6 +201,23 @@ impl PgStore {
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(backend)
+    }
+
+    /// Waits for and takes the database-wide start-up lock (a session
+    /// advisory lock on a connection of its own). Held while a node
+    /// bootstraps, so nodes starting together create one account between
+    /// them; released when the guard drops, or by the server when a
+    /// crashed node's connection ends.
+    pub async fn start_lock(url: &str) -> Result<StartLock, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| backend(format!("invalid PostgreSQL URL: {e}")))?
+            .application_name("trustdesk start-up");
+        let mut conn = options.connect().await.map_err(backend)?;
+        sqlx::query!("SELECT pg_advisory_lock($1)", START_LOCK)
+            .execute(&mut conn)
+            .await
+            .map_err(backend)?;
+        Ok(StartLock { _conn: conn })
     }
 
     /// The pool, for operations tooling (`trustdesk copy`).
