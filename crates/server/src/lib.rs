@@ -5,5 +5,6 @@
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod copy;
 pub mod serve;
 pub mod setup;

@@ -43,6 +43,19 @@ enum Command {
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
         limit: u32,
     },
+    /// Copy an embedded (SQLite) installation into an empty PostgreSQL
+    /// database, in one transaction, verified table by table. Stop the
+    /// server first; the nodes then need the same master key.
+    Copy {
+        /// The SQLite database to read (default: the configured one,
+        /// <data dir>/trustdesk.db).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The PostgreSQL database to fill, e.g.
+        /// postgres://trustdesk:secret@db.internal:5432/trustdesk
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Print the version and exit.
     Version,
 }
@@ -100,6 +113,12 @@ fn main() -> std::process::ExitCode {
             Command::Migrate => trustdesk::serve::migrate(&config).await,
             Command::Audit { after, limit } => {
                 trustdesk::audit::print(&config, after, limit, &mut std::io::stdout().lock())
+                    .await
+                    .map(|_| ())
+            }
+            Command::Copy { from, to } => {
+                let from = from.unwrap_or_else(|| config.database_url());
+                trustdesk::copy::run(&config, &from, &to, &mut std::io::stderr())
                     .await
                     .map(|_| ())
             }
