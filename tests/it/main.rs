@@ -6,6 +6,7 @@ mod adversarial;
 mod binary;
 mod certcentral;
 mod digicert_replay;
+mod multinode_cache;
 mod rpc_auth;
 mod rpc_cas;
 mod rpc_iam;

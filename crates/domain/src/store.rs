@@ -469,9 +469,16 @@ pub trait PolicyStore: Send + Sync {
         account: AccountId,
         user: UserId,
     ) -> Result<Vec<EffectivePolicy>, StoreError>;
-    /// A counter that grows with every change that can change a decision
-    /// in the account (attachments, memberships, versions, deletions).
-    /// Nodes compare it to invalidate cached policies.
+    /// A counter that grows with every change to anything a node caches
+    /// for the account: what can change a decision (groups, memberships,
+    /// policies, versions, attachments, a user's deletion or access role),
+    /// an access key's status or deletion, an API key's status, restriction
+    /// or deletion, a user's name, container or container assignments, and
+    /// the creation or update of a container. It moves in the same
+    /// transaction as the change, by one or more; only "it grew" means
+    /// anything. Recording key usage (`last_used_at`) leaves it alone.
+    /// Nodes compare it to invalidate cached policies, credentials, API-key
+    /// callers and container lists.
     async fn policy_epoch(&self, account: AccountId) -> Result<u64, StoreError>;
 }
 

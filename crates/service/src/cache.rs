@@ -2,6 +2,11 @@
 //! entries expire (decrypted credentials, API-key callers, containers,
 //! policy epochs), and a log of when credentials were last used, flushed
 //! to the store in batches.
+//!
+//! Credentials, callers and container lists are also tagged with the
+//! account's `policy_epoch` they were loaded under and used only while it
+//! is still current (`Service::account_epoch`, in `iam`); their TTL is
+//! only a backstop.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -32,6 +37,16 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
             .get(key)
             .filter(|(_, at)| now - *at < ttl)
             .map(|(v, _)| v.clone())
+    }
+
+    /// The value whatever its age, and whether it is younger than `ttl`
+    /// (an expired entry still tells, say, which account it belongs to).
+    pub(crate) fn lookup(&self, key: &K, now: OffsetDateTime, ttl: Duration) -> Option<(V, bool)> {
+        self.map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .map(|(v, at)| (v.clone(), now - *at < ttl))
     }
 
     pub(crate) fn insert(&self, key: K, value: V, now: OffsetDateTime) {
@@ -125,8 +140,15 @@ mod tests {
             m.get(&1, t + Duration::seconds(5), Duration::seconds(5)),
             None
         );
+        assert_eq!(
+            m.lookup(&1, t + Duration::seconds(5), Duration::seconds(5)),
+            Some(("a", false)),
+            "an expired entry is still there to look at"
+        );
+        assert_eq!(m.lookup(&1, t, Duration::seconds(5)), Some(("a", true)));
         m.remove(&1);
         assert_eq!(m.get(&1, t, Duration::seconds(5)), None);
+        assert_eq!(m.lookup(&1, t, Duration::seconds(5)), None);
 
         let log = UsageLog::default();
         log.touch("k", t);

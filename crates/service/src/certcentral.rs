@@ -2,12 +2,18 @@
 //! API keys, on the same user records RAM manages.
 //!
 //! Authentication: a request's `X-DC-DEVKEY` is hashed (SHA-256) and looked
-//! up by hash; the result, with the owner's record and role, is cached for
-//! `key_cache_ttl` (5 s) and dropped at once when this node changes the
-//! key or its owner. The principal carries the owner's access role as its
-//! identity policy and the key's restriction as its scope, so
-//! [`Service::authorize`] decides CertCentral calls exactly as it decides
-//! RAM calls.
+//! up by hash; the result, with the owner's record and role, is cached and
+//! dropped at once when this node changes the key or its owner. The
+//! principal carries the owner's access role as its identity policy and the
+//! key's restriction as its scope, so [`Service::authorize`] decides
+//! CertCentral calls exactly as it decides RAM calls.
+//!
+//! Cached callers and container lists remember the account's
+//! `policy_epoch` they were loaded under and are used only while it is
+//! still the epoch (re-read at most every [`EPOCH_RECHECK`](crate::EPOCH_RECHECK)):
+//! a key revoked or restricted, a user's role, name or assignments changed
+//! or a container created on another node take effect here within a
+//! second. `key_cache_ttl` (5 s) stays as a backstop.
 //!
 //! Visibility: a caller sees its own container and everything below it,
 //! narrowed to its container assignments when it has any. Users and
@@ -48,10 +54,10 @@ pub struct ApiCaller {
 
 #[derive(Default)]
 pub(crate) struct CcCache {
-    /// By key hash: the caller.
-    callers: TtlMap<[u8; 32], Arc<ApiCaller>>,
-    /// By account: its containers.
-    containers: TtlMap<AccountId, Arc<Vec<Container>>>,
+    /// By key hash: the caller, with the account epoch it was loaded under.
+    callers: TtlMap<[u8; 32], (u64, Arc<ApiCaller>)>,
+    /// By account: its containers, with the epoch they were loaded under.
+    containers: TtlMap<AccountId, (u64, Arc<Vec<Container>>)>,
     /// API key uses not yet written (flushed with the access keys').
     pub(crate) usage: UsageLog<ApiKeyId>,
 }
@@ -126,17 +132,47 @@ impl Service {
         let inner = &self.inner;
         let hash = api_key_hash(key);
         let now = inner.clock.now();
-        if let Some(caller) = inner.cc.callers.get(&hash, now, inner.limits.key_cache_ttl) {
-            return Ok(Some(caller));
+        // An entry, even an expired one, names the key's account: its epoch
+        // is then read before the key is.
+        let mut known = None;
+        if let Some(((epoch, caller), fresh)) =
+            inner
+                .cc
+                .callers
+                .lookup(&hash, now, inner.limits.key_cache_ttl)
+        {
+            let account = caller.principal.account;
+            let current = self.account_epoch(account).await?;
+            if fresh && current == epoch {
+                return Ok(Some(caller));
+            }
+            known = Some((account, current));
         }
-        let Some(key) = inner.store.api_key_by_hash(&hash).await? else {
-            return Ok(None);
+        let gone = || {
+            inner.cc.callers.remove(&hash);
+            Ok(None)
+        };
+        let Some(mut key) = inner.store.api_key_by_hash(&hash).await? else {
+            return gone();
+        };
+        let epoch = match known {
+            Some((account, epoch)) if account == key.account => epoch,
+            _ => {
+                // First sight of the key: read it again after the epoch
+                // (see `credential`).
+                let epoch = self.account_epoch(key.account).await?;
+                let Some(again) = inner.store.api_key_by_hash(&hash).await? else {
+                    return gone();
+                };
+                key = again;
+                epoch
+            }
         };
         if key.status != ApiKeyStatus::Active {
-            return Ok(None);
+            return gone();
         }
         let Some(user) = inner.store.user_by_id(key.account, key.user).await? else {
-            return Ok(None);
+            return gone();
         };
         let principal = Principal {
             account: key.account,
@@ -153,7 +189,7 @@ impl Service {
             key,
             user,
         });
-        inner.cc.callers.insert(hash, caller.clone(), now);
+        inner.cc.callers.insert(hash, (epoch, caller.clone()), now);
         Ok(Some(caller))
     }
 
@@ -177,19 +213,25 @@ impl Service {
         self.inner.cc.usage.latest(&key.id, key.last_used_at)
     }
 
-    /// The account's containers (cached briefly).
+    /// The account's containers (cached while the account's epoch stays).
     pub async fn containers(&self, account: AccountId) -> Result<Arc<Vec<Container>>, Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        if let Some(all) = inner
-            .cc
-            .containers
-            .get(&account, now, inner.limits.key_cache_ttl)
+        let epoch = self.account_epoch(account).await?;
+        if let Some((loaded_under, all)) =
+            inner
+                .cc
+                .containers
+                .get(&account, now, inner.limits.key_cache_ttl)
+            && loaded_under == epoch
         {
             return Ok(all);
         }
         let all = Arc::new(inner.store.containers(account).await?);
-        inner.cc.containers.insert(account, all.clone(), now);
+        inner
+            .cc
+            .containers
+            .insert(account, (epoch, all.clone()), now);
         Ok(all)
     }
 
@@ -538,8 +580,11 @@ impl Service {
             .update_user(caller.principal.account, &user.name, &patch, now)
             .await;
         // Roles and names travel in cached callers: drop them all (changes
-        // to users are rare next to the requests they authorize).
+        // to users are rare next to the requests they authorize). The role
+        // travels in cached access-key credentials too: re-reading the
+        // epoch, which the change moved, drops those of the account.
         self.inner.cc.forget_callers();
+        self.inner.iam.forget_epoch(caller.principal.account);
         result.map(|_| ()).map_err(|e| {
             let id = match (&e, renamed) {
                 (trustdesk_domain::StoreError::AlreadyExists(_), Some(n)) => n.to_string(),

@@ -3,9 +3,12 @@
 //!
 //! Why a cache: every request needs its key's secret in clear, and opening
 //! the envelope plus a database read would cost more than the whole
-//! signature check. Entries live `key_cache_ttl` (5 s by default) and are
-//! dropped at once when this node changes or deletes the key; the TTL bounds
-//! how stale another node's view can be.
+//! signature check. Entries are dropped at once when this node changes or
+//! deletes the key. Each remembers the account's `policy_epoch` it was
+//! loaded under and is used only while that is still the epoch (re-read at
+//! most every [`EPOCH_RECHECK`](crate::EPOCH_RECHECK)), so a change another
+//! node makes to the key or its owner's name or role takes effect here
+//! within a second. `key_cache_ttl` (5 s) stays as a backstop.
 //!
 //! Why last-used is batched: writing a timestamp on every request would add
 //! a durable write to every read. The vendor's `LastUsedDate` is coarse too;
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use trustdesk_domain::{
     AccessKey, AccessKeyId, Entity, Error, KeyOwner, KeyStatus, OrNotFound, Principal,
-    PrincipalKind,
+    PrincipalKind, StoredAccessKey,
 };
 use trustdesk_secrets::{AccessKeySecret, open_access_key_secret};
 
@@ -33,7 +36,8 @@ pub struct Credential {
 
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    entries: TtlMap<AccessKeyId, Arc<Credential>>,
+    /// Each with the account epoch it was loaded under.
+    entries: TtlMap<AccessKeyId, (u64, Arc<Credential>)>,
     usage: UsageLog<AccessKeyId>,
 }
 
@@ -54,13 +58,56 @@ impl Service {
         let inner = &self.inner;
         let id = AccessKeyId(id.to_owned());
         let now = inner.clock.now();
-        if let Some(cred) = inner.keys.entries.get(&id, now, inner.limits.key_cache_ttl) {
-            return Ok(Some(cred));
+        // An entry, even an expired one, names the key's account: its epoch
+        // is then read before the key is.
+        let mut known = None;
+        if let Some(((epoch, cred), fresh)) =
+            inner
+                .keys
+                .entries
+                .lookup(&id, now, inner.limits.key_cache_ttl)
+        {
+            let account = cred.principal.account;
+            let current = self.account_epoch(account).await?;
+            if fresh && current == epoch {
+                return Ok(Some(cred));
+            }
+            known = Some((account, current));
         }
-        let Some(stored) = inner.store.access_key(&id).await? else {
+        let Some(mut stored) = inner.store.access_key(&id).await? else {
             inner.keys.forget(&id);
             return Ok(None);
         };
+        let epoch = match known {
+            Some((account, epoch)) if account == stored.key.account => epoch,
+            _ => {
+                // First sight of the key: its account was unknown until it
+                // was read, so the epoch comes after the read. Read the key
+                // again, so that what is cached is no older than the epoch
+                // it is tagged with; else a change made between the two
+                // reads would go unseen until the TTL ran out.
+                let epoch = self.account_epoch(stored.key.account).await?;
+                let Some(again) = inner.store.access_key(&id).await? else {
+                    inner.keys.forget(&id);
+                    return Ok(None);
+                };
+                stored = again;
+                epoch
+            }
+        };
+        let cred = Arc::new(self.load_credential(id.clone(), stored).await?);
+        inner.keys.entries.insert(id, (epoch, cred.clone()), now);
+        Ok(Some(cred))
+    }
+
+    /// The credential of a key as stored: its owner read, its secret
+    /// opened.
+    async fn load_credential(
+        &self,
+        id: AccessKeyId,
+        stored: StoredAccessKey,
+    ) -> Result<Credential, Error> {
+        let inner = &self.inner;
         let key = &stored.key;
         let (kind, policies): (_, Arc<[_]>) = match key.owner {
             KeyOwner::Root => (PrincipalKind::Root, Arc::from([])),
@@ -87,19 +134,17 @@ impl Service {
             tracing::error!(access_key_id = %id, error = %e, "cannot open a stored access key secret");
             Error::Storage(trustdesk_domain::StoreError::Backend(format!("access key {id}: {e}")))
         })?;
-        let cred = Arc::new(Credential {
+        Ok(Credential {
             principal: Principal {
                 account: key.account,
                 kind,
-                access_key: id.clone(),
+                access_key: id,
                 policies,
                 scope: None,
             },
             status: key.status,
             secret,
-        });
-        inner.keys.entries.insert(id, cred.clone(), now);
-        Ok(Some(cred))
+        })
     }
 
     /// Records `nonce` for `key`. `Ok(false)` means it was used before

@@ -10,6 +10,12 @@
 //! [`EPOCH_RECHECK`], is the one it was loaded under. So a change on this
 //! node takes effect for the next request, and a change on another node
 //! within `EPOCH_RECHECK` (1 s).
+//!
+//! The epoch means "anything a node caches for this account changed"
+//! (store triggers move it, see the `policy_epoch` trait docs): the other
+//! caches, credentials, API-key callers and container lists, are tagged
+//! with it the same way through [`Service::account_epoch`], so that one
+//! read a second per account keeps every cache of the account current.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -56,6 +62,13 @@ impl PolicyCache {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         self.epochs.clear();
+    }
+
+    /// After a change made here that moved the account's epoch: the next
+    /// look re-reads it, so every cache of the account sees the change at
+    /// once rather than within `EPOCH_RECHECK`.
+    pub(crate) fn forget_epoch(&self, account: AccountId) {
+        self.epochs.remove(&account);
     }
 }
 
@@ -106,7 +119,11 @@ impl Service {
         self.inner.iam.clear();
     }
 
-    async fn account_epoch(&self, account: AccountId) -> Result<u64, Error> {
+    /// The account's `policy_epoch`, read from the store at most once per
+    /// [`EPOCH_RECHECK`] (so a map lookup on most calls). A cache entry
+    /// loaded after this returned `e` may be used while it still returns
+    /// `e`: read it *before* loading what is cached.
+    pub(crate) async fn account_epoch(&self, account: AccountId) -> Result<u64, Error> {
         let now = self.inner.clock.now();
         if let Some(epoch) = self.inner.iam.epochs.get(&account, now, EPOCH_RECHECK) {
             return Ok(epoch);

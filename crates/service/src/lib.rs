@@ -91,8 +91,10 @@ pub struct Limits {
     pub max_keys_per_root: u32,
     /// Accepted clock skew of signed requests, either way (vendor: 15 min).
     pub timestamp_window: Duration,
-    /// How long a decrypted key stays cached. Bounds how late another node
-    /// notices a key being disabled; this node invalidates at once.
+    /// How long a decrypted key (or API-key caller, or container list)
+    /// stays cached at most. A backstop: this node invalidates at once on
+    /// its own changes, and on another node's within
+    /// [`EPOCH_RECHECK`] through the store's per-account epoch.
     pub key_cache_ttl: Duration,
     /// Size and shape limits of certificate uploads.
     pub import: trustdesk_pki::Limits,

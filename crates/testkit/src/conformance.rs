@@ -70,6 +70,7 @@ pub async fn run_all(store: &dyn Store) {
     attachment_limits_are_per_target_and_type(store).await;
     effective_policies_through_groups(store).await;
     policy_epoch_moves_with_every_change(store).await;
+    policy_epoch_moves_with_what_nodes_cache(store).await;
     concurrent_attaches_of_one_policy(store).await;
     concurrent_policy_versions_respect_the_limit(store).await;
     concurrent_rotations_keep_the_limit(store).await;
@@ -3885,6 +3886,135 @@ pub async fn policy_epoch_moves_with_every_change(store: &dyn Store) {
         .unwrap();
     store.purge_user(acct, purged.id).await.unwrap();
     moved(epoch().await.unwrap(), "purge user");
+}
+
+/// `policy_epoch` also grows with every change to what nodes cache for the
+/// account besides policies (credentials, API-key callers, containers),
+/// and not with the usage flushes, which run every few seconds.
+pub async fn policy_epoch_moves_with_what_nodes_cache(store: &dyn Store) {
+    let acct = account(store).await;
+    let epoch = || store.policy_epoch(acct);
+    let last = std::cell::Cell::new(epoch().await.unwrap());
+    let moved = |now: u64, what: &str| {
+        assert!(now > last.get(), "{what}: epoch {now} after {}", last.get());
+        last.set(now);
+    };
+    let still = |now: u64, what: &str| {
+        assert_eq!(now, last.get(), "{what} leaves the epoch alone");
+    };
+    let u = user(acct, "cached");
+    store.create_user(&u, 100).await.unwrap();
+    let owner = KeyOwner::User(u.id);
+    let k1 = key_for(acct, owner, &format!("LTAIep{}", unique()));
+    let k2 = key_for(acct, KeyOwner::Root, &format!("LTAIep{}", unique()));
+    store.create_access_key(&k1, 2).await.unwrap();
+    store.create_access_key(&k2, 5).await.unwrap();
+    let new_key = api_key(acct, u.id, "cached", KeyRole::Unrestricted);
+    let api = store.create_api_key(&new_key).await.unwrap();
+    last.set(epoch().await.unwrap());
+
+    // Usage flushes, of both kinds of key.
+    let later = T + time::Duration::minutes(1);
+    store
+        .record_key_usage(&[(k1.key.id.clone(), later), (k2.key.id.clone(), later)])
+        .await
+        .unwrap();
+    still(epoch().await.unwrap(), "recording access key usage");
+    store.record_api_key_usage(&[(api, later)]).await.unwrap();
+    still(epoch().await.unwrap(), "recording API key usage");
+
+    // Access keys.
+    store
+        .set_access_key_status(acct, owner, &k1.key.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "deactivate an access key");
+    store
+        .set_access_key_status(acct, owner, &k1.key.id, KeyStatus::Active)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "activate an access key");
+    store
+        .delete_access_key(acct, KeyOwner::Root, &k2.key.id)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "delete an access key");
+
+    // API keys: status and restriction.
+    store
+        .set_api_key_status(acct, api, ApiKeyStatus::Revoked)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "revoke an API key");
+    store
+        .set_api_key_status(acct, api, ApiKeyStatus::Active)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "re-activate an API key");
+    store
+        .update_api_key(acct, api, "cached", KeyRole::ViewOnly)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "restrict an API key");
+
+    // Containers.
+    let root = root_of(store, acct).await;
+    let child = store
+        .create_container(&child_container(acct, root.id, "Cached"))
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "create a container");
+    store
+        .update_container(acct, child, "Cached 2", Some("renamed"))
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "update a container");
+
+    // What a cached principal holds of its user: name and assignments.
+    let renamed = UserPatch {
+        name: Some(uname("cached-2")),
+        ..UserPatch::default()
+    };
+    store.update_user(acct, &u.name, &renamed, T).await.unwrap();
+    moved(epoch().await.unwrap(), "rename a user");
+    let assigned = UserPatch {
+        profile: ProfilePatch {
+            container_assignments: Some(vec![child]),
+            ..ProfilePatch::default()
+        },
+        ..UserPatch::default()
+    };
+    store
+        .update_user(acct, &uname("cached-2"), &assigned, T)
+        .await
+        .unwrap();
+    moved(epoch().await.unwrap(), "assign a user to containers");
+    // An edit of what no cache holds.
+    let email = UserPatch {
+        email: Some(Some(Email::parse("cached@example.com").unwrap())),
+        ..UserPatch::default()
+    };
+    store
+        .update_user(acct, &uname("cached-2"), &email, T)
+        .await
+        .unwrap();
+    still(epoch().await.unwrap(), "changing a user's e-mail");
+
+    // Reads change nothing.
+    let _ = store.access_key(&k1.key.id).await.unwrap();
+    let _ = store.api_key_by_hash(&new_key.hash).await.unwrap();
+    let _ = store.containers(acct).await.unwrap();
+    let _ = store.user_by_id(acct, u.id).await.unwrap();
+    still(epoch().await.unwrap(), "reading");
+
+    // Another account's changes are not this one's.
+    let other = account(store).await;
+    let theirs = root_of(store, other).await;
+    store
+        .create_container(&child_container(other, theirs.id, "Theirs"))
+        .await
+        .unwrap();
+    still(epoch().await.unwrap(), "another account's container");
 }
 
 /// 32 attaches of one policy to one user at once: exactly one succeeds.
