@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use trustdesk_auth::Params;
 use trustdesk_testkit::nonce;
 
-const BIN: &str = env!("CARGO_BIN_EXE_trustdesk");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_trustdesk");
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -22,14 +22,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     log: PathBuf,
 }
 
 impl Server {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let log = dir.join(format!("server-{port}.log"));
         let mut cmd = Command::new(BIN);
@@ -49,7 +49,7 @@ impl Server {
         s
     }
 
-    fn wait_ready(&mut self) {
+    pub(crate) fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -66,11 +66,11 @@ impl Server {
         panic!("server not ready: {}", self.log_text());
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -84,7 +84,7 @@ impl Server {
         }
     }
 
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
     }
@@ -98,12 +98,17 @@ impl Drop for Server {
 }
 
 /// Minimal HTTP/1.1 client (one request per connection).
-fn http(port: u16, method: &str, target: &str, body: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn http(
+    port: u16,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     http_with(port, method, target, "", body)
 }
 
 /// A CertCentral call with `key` as `X-DC-DEVKEY`.
-fn cc(port: u16, key: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) fn cc(port: u16, key: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     http_with(
         port,
         method,
@@ -115,7 +120,7 @@ fn cc(port: u16, key: &str, method: &str, path: &str, body: &str) -> (u16, Strin
 }
 
 /// `extra`: more header lines, each ending in CRLF.
-fn http_with(
+pub(crate) fn http_with(
     port: u16,
     method: &str,
     target: &str,
@@ -141,11 +146,11 @@ fn http_with(
 }
 
 #[allow(clippy::disallowed_methods)] // the real server checks timestamps against the wall clock
-fn now() -> time::OffsetDateTime {
+pub(crate) fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-fn signed(
+pub(crate) fn signed(
     port: u16,
     id: &str,
     secret: &str,
@@ -155,7 +160,7 @@ fn signed(
     signed_for(port, id, secret, trustdesk_testkit::RAM, action, business)
 }
 
-fn signed_for(
+pub(crate) fn signed_for(
     port: u16,
     id: &str,
     secret: &str,
@@ -233,10 +238,10 @@ fn first_start_shows_credentials_once_and_restarts_quietly() {
     assert!(again.terminate().success());
 }
 
-const ROOT_ID: &str = "LTAI5tBinaryTestRootKey1";
-const ROOT_SECRET: &str = "BinaryTestRootSecret0123456789";
+pub(crate) const ROOT_ID: &str = "LTAI5tBinaryTestRootKey1";
+pub(crate) const ROOT_SECRET: &str = "BinaryTestRootSecret0123456789";
 
-fn boot_env() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn boot_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("TRUSTDESK_BOOTSTRAP_ACCESS_KEY_ID", ROOT_ID),
         ("TRUSTDESK_BOOTSTRAP_ACCESS_KEY_SECRET", ROOT_SECRET),

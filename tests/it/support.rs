@@ -7,7 +7,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use trustdesk::app::{self, HttpLimits};
 use trustdesk_testkit::{
-    CAS, Creds, TestService, acs3_request, acs3_request_for, v1_request, v1_request_for,
+    Backend, CAS, Creds, TestService, acs3_request, acs3_request_for, v1_request, v1_request_for,
     v1_request_with,
 };
 
@@ -56,7 +56,17 @@ impl Harness {
 
     /// With the CertCentral administrator (key `test-key`).
     pub async fn certcentral() -> Self {
-        Self::from(TestService::new().await.with_certcentral_admin().await)
+        Self::certcentral_on(Backend::Sqlite).await
+    }
+
+    /// The same on the given database.
+    pub async fn certcentral_on(backend: Backend) -> Self {
+        Self::from(
+            TestService::on(backend)
+                .await
+                .with_certcentral_admin()
+                .await,
+        )
     }
 
     pub fn from(ts: TestService) -> Self {

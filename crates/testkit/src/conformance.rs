@@ -132,6 +132,104 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
     }
 }
 
+/// Two stores on one database are two nodes: what one writes the other
+/// reads at once, and races between them have one winner. Every call
+/// alternates between `a` and `b`.
+pub async fn run_across(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let node = |i: usize| if i % 2 == 0 { a.clone() } else { b.clone() };
+    let acct = account(a.as_ref()).await;
+
+    // Read after write.
+    let u = user(acct, "written-on-a");
+    a.create_user(&u, 1000).await.unwrap();
+    assert_eq!(
+        b.user_by_name(acct, &u.name).await.unwrap().as_ref(),
+        Some(&u)
+    );
+    let k = key_for(
+        acct,
+        KeyOwner::User(u.id),
+        &format!("LTAIacross{}", unique()),
+    );
+    b.create_access_key(&k, 2).await.unwrap();
+    assert_eq!(a.access_key(&k.key.id).await.unwrap(), Some(k.clone()));
+    b.set_access_key_status(acct, KeyOwner::User(u.id), &k.key.id, KeyStatus::Inactive)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.access_key(&k.key.id).await.unwrap().map(|k| k.key.status),
+        Some(KeyStatus::Inactive)
+    );
+    let epoch = a.policy_epoch(acct).await.unwrap();
+    b.delete_access_key(acct, KeyOwner::User(u.id), &k.key.id)
+        .await
+        .unwrap();
+    assert!(
+        a.policy_epoch(acct).await.unwrap() > epoch,
+        "the other node sees the change"
+    );
+
+    // One name, both nodes.
+    let results = join_all((0..32).map(|i| {
+        let s = node(i);
+        async move { s.create_user(&user(acct, "contended-across"), 1000).await }
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let dup = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::AlreadyExists(Entity::User))))
+        .count();
+    assert_eq!((ok, dup), (1, 31), "{results:?}");
+
+    // One limit, both nodes.
+    let full = account(a.as_ref()).await;
+    let results = join_all((0..32).map(|i| {
+        let s = node(i);
+        async move { s.create_user(&user(full, &format!("across{i}")), 10).await }
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 10, "{results:?}");
+    assert_eq!(b.list_users(full, None, 100).await.unwrap().users.len(), 10);
+
+    // One nonce, both nodes.
+    let key = AccessKeyId(format!("LTAIacn{}", unique()));
+    let key = &key;
+    let fresh = join_all((0..32).map(|i| {
+        let s = node(i);
+        async move {
+            s.record_nonce(key, "same", T + time::Duration::minutes(15))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(fresh.iter().filter(|f| **f).count(), 1);
+
+    // One key limit, both nodes.
+    let owner = user(acct, "keys-across");
+    a.create_user(&owner, 1000).await.unwrap();
+    let owner = &owner;
+    let results = join_all((0..16).map(|i| {
+        let s = node(i);
+        async move {
+            let k = key_for(
+                acct,
+                KeyOwner::User(owner.id),
+                &format!("LTAIka{}", unique()),
+            );
+            s.create_access_key(&k, 2).await
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        2,
+        "{results:?}"
+    );
+}
+
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn unique() -> u64 {

@@ -1,7 +1,8 @@
 //! Test helpers shared by the integration tests and the store crates:
-//! a settable clock, a service on a throwaway SQLite database with a known
-//! root key, builders for correctly signed V1 and ACS3 requests, and the
-//! store conformance suite every backend must pass.
+//! a settable clock, a service on a throwaway SQLite or PostgreSQL
+//! database with a known root key, builders for correctly signed V1 and
+//! ACS3 requests, the store conformance suite every backend must pass, and
+//! throwaway PostgreSQL clusters ([`pg`]).
 
 pub mod certs;
 pub mod conformance;
@@ -15,8 +16,10 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use trustdesk_auth::Params;
 use trustdesk_domain::Clock;
+use trustdesk_domain::Store;
 use trustdesk_secrets::{AccessKeySecret, MasterKey};
 use trustdesk_service::{Bootstrap, BootstrapKey, Limits, Service};
+use trustdesk_store_postgres::{PgOptions, PgStore};
 use trustdesk_store_sqlite::{SqliteOptions, SqliteStore};
 
 /// A clock tests set and advance by hand.
@@ -62,8 +65,29 @@ impl Creds {
     }
 }
 
-/// A service on a fresh SQLite database in a temporary directory, with the
-/// root account bootstrapped with [`Creds::root`].
+/// Which database a [`TestService`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// A fresh database in this process's shared throwaway cluster.
+    Postgres,
+}
+
+/// A migrated PostgreSQL store on a fresh database of the shared
+/// throwaway cluster, and that database's URL.
+pub async fn postgres_store() -> (PgStore, String) {
+    let url = pg::shared()
+        .fresh_database()
+        .expect("create a test database");
+    let store = PgStore::open(&url, PgOptions::default())
+        .await
+        .expect("open the PostgreSQL store");
+    (store, url)
+}
+
+/// A service on a fresh database (SQLite in a temporary directory unless
+/// built with [`TestService::on`]), with the root account bootstrapped
+/// with [`Creds::root`].
 pub struct TestService {
     pub service: Service,
     pub clock: FixedClock,
@@ -95,15 +119,31 @@ impl TestService {
         Self::build(root, Limits::default()).await
     }
 
+    /// On the given backend.
+    pub async fn on(backend: Backend) -> Self {
+        Self::build_on(backend, Creds::root(), Limits::default()).await
+    }
+
     async fn build(root: Creds, limits: Limits) -> Self {
+        Self::build_on(Backend::Sqlite, root, limits).await
+    }
+
+    async fn build_on(backend: Backend, root: Creds, limits: Limits) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("trustdesk.db").display());
-        let store = SqliteStore::open(&url, SqliteOptions::default())
-            .await
-            .expect("open store");
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("trustdesk.db").display());
+                Arc::new(
+                    SqliteStore::open(&url, SqliteOptions::default())
+                        .await
+                        .expect("open store"),
+                )
+            }
+            Backend::Postgres => Arc::new(postgres_store().await.0),
+        };
         let clock = FixedClock::at(T0);
         let master = MasterKey::from_bytes(&[42u8; 32]).expect("master key");
-        let service = Service::new(Arc::new(store), master, Arc::new(clock.clone()), limits);
+        let service = Service::new(store, master, Arc::new(clock.clone()), limits);
         let boot = service
             .bootstrap(Some(BootstrapKey {
                 id: root.id.clone(),
@@ -122,6 +162,30 @@ impl TestService {
             devkey: DEVKEY.into(),
             admin: trustdesk_domain::UserId(0),
             dir,
+        }
+    }
+
+    /// A service over an existing store (e.g. one `trustdesk copy`
+    /// filled), with the same master key, clock start and root key as
+    /// every `TestService`; [`DEVKEY`] is taken to be its administrator's
+    /// key.
+    pub async fn attach(store: Arc<dyn Store>) -> Self {
+        let root = Creds::root();
+        let clock = FixedClock::at(T0);
+        let master = MasterKey::from_bytes(&[42u8; 32]).expect("master key");
+        let service = Service::new(store, master, Arc::new(clock.clone()), Limits::default());
+        let boot = service.bootstrap(None).await.expect("bootstrap");
+        let Bootstrap::Existing { account } = boot else {
+            panic!("a database with an account expected")
+        };
+        Self {
+            service,
+            clock,
+            root,
+            account,
+            devkey: DEVKEY.into(),
+            admin: trustdesk_domain::UserId(0),
+            dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
