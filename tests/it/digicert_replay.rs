@@ -3,13 +3,15 @@
 //! socket, byte for byte with the recorded header spellings, and checks
 //! status codes and body shapes against the expectations in the vectors'
 //! README: the real recording's key order, JSON types and omitted keys,
-//! and the exact invalid-key 403.
+//! and the exact invalid-key 403. Each replay runs once on SQLite and once
+//! on PostgreSQL.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use trustdesk_testkit::Backend;
 
 use crate::support::{Harness, Ordered};
 
@@ -177,7 +179,16 @@ const OPTIONAL_USER: &[&str] = &["job_title", "telephone", "last_login_date"];
 
 #[tokio::test]
 async fn recorded_real_api_traffic() {
-    let h = Harness::certcentral().await;
+    recorded_real_api_traffic_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_real_api_traffic_on_postgres() {
+    recorded_real_api_traffic_on(Backend::Postgres).await;
+}
+
+async fn recorded_real_api_traffic_on(backend: Backend) {
+    let h = Harness::certcentral_on(backend).await;
     let addr = serve(&h).await;
     let doc = vectors("digicert-real-api-jupiterone-har.json");
     let ordered_doc = Ordered::parse(&vectors_text("digicert-real-api-jupiterone-har.json"));
@@ -262,7 +273,16 @@ async fn recorded_real_api_traffic() {
 
 #[tokio::test]
 async fn recorded_go_client_user_crud() {
-    let h = Arc::new(Harness::certcentral().await);
+    recorded_go_client_user_crud_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_go_client_user_crud_on_postgres() {
+    recorded_go_client_user_crud_on(Backend::Postgres).await;
+}
+
+async fn recorded_go_client_user_crud_on(backend: Backend) {
+    let h = Arc::new(Harness::certcentral_on(backend).await);
     let addr = serve(&h).await;
     let me = h.cc("GET", "/user/me", None).await.json();
     let root = me["container"]["id"].as_u64().unwrap();
@@ -359,7 +379,16 @@ async fn recorded_go_client_user_crud() {
 /// that are not served yet (404 `not_found|route`).
 #[tokio::test]
 async fn recorded_python_clients() {
-    let h = Harness::certcentral().await;
+    recorded_python_clients_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_python_clients_on_postgres() {
+    recorded_python_clients_on(Backend::Postgres).await;
+}
+
+async fn recorded_python_clients_on(backend: Backend) {
+    let h = Harness::certcentral_on(backend).await;
     let addr = serve(&h).await;
     for file in [
         "digicert-digicert-client.json",

@@ -5,7 +5,9 @@
 mod adversarial;
 mod binary;
 mod certcentral;
+mod copy;
 mod digicert_replay;
+mod multinode;
 mod multinode_cache;
 mod rpc_auth;
 mod rpc_cas;

@@ -1,5 +1,7 @@
-//! The store conformance suite against SQLite (PostgreSQL joins when its
-//! store lands).
+//! The store conformance suite, against SQLite and against PostgreSQL (a
+//! throwaway cluster on loopback, see `trustdesk_testkit::pg`).
+
+use std::sync::Arc;
 
 #[tokio::test]
 async fn sqlite_store_passes_the_conformance_suite() {
@@ -9,4 +11,39 @@ async fn sqlite_store_passes_the_conformance_suite() {
         .await
         .unwrap();
     trustdesk_testkit::conformance::run_all(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_passes_the_conformance_suite() {
+    let (store, _) = trustdesk_testkit::postgres_store().await;
+    trustdesk_testkit::conformance::run_all(&store).await;
+}
+
+/// The races of the suite, with the store's writers really running side
+/// by side (several pool connections, several runtime threads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_passes_the_concurrent_suite() {
+    let (store, _) = trustdesk_testkit::postgres_store().await;
+    trustdesk_testkit::conformance::run_concurrent(Arc::new(store)).await;
+}
+
+/// Two stores on one database are two nodes: each sees the other's writes
+/// at once and races between them have one winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_postgres_stores_on_one_database_pass_the_concurrent_suite() {
+    let (a, url) = trustdesk_testkit::postgres_store().await;
+    let b = trustdesk_store_postgres::PgStore::open(&url, Default::default())
+        .await
+        .unwrap();
+    trustdesk_testkit::conformance::run_across(Arc::new(a), Arc::new(b)).await;
+}
+
+/// Both stores keep the same numbered migrations, so `trustdesk copy` can
+/// move rows one to one and an upgrade means the same on both.
+#[test]
+fn both_stores_have_the_same_migrations() {
+    let sqlite = trustdesk_store_sqlite::migration_names();
+    let postgres = trustdesk_store_postgres::migration_names();
+    assert!(sqlite.len() >= 5, "{sqlite:?}");
+    assert_eq!(sqlite, postgres);
 }

@@ -273,6 +273,24 @@ impl Service {
             .collect())
     }
 
+    /// The ids of the containers the caller sees, making sure the answer
+    /// about `wanted` is fresh: if one of them is missing from the cached
+    /// list, the list is read again from the store. So a container made on
+    /// another node a moment ago is found at once (only positive answers
+    /// come from the cache), at the cost of a read for each miss.
+    async fn visible_ids_covering(
+        &self,
+        caller: &ApiCaller,
+        wanted: &[ContainerId],
+    ) -> Result<Vec<ContainerId>, Error> {
+        let visible = self.visible_ids(caller).await?;
+        if wanted.iter().all(|id| visible.contains(id)) {
+            return Ok(visible);
+        }
+        self.inner.cc.forget_containers(caller.principal.account);
+        self.visible_ids(caller).await
+    }
+
     /// Checks that every id names a container the caller sees.
     async fn check_containers(
         &self,
@@ -280,7 +298,7 @@ impl Service {
         ids: &[ContainerId],
         field: &'static str,
     ) -> Result<(), Error> {
-        let visible = self.visible_ids(caller).await?;
+        let visible = self.visible_ids_covering(caller, ids).await?;
         check_visible(&visible, ids, field)
     }
 
@@ -294,7 +312,7 @@ impl Service {
             .or_not_found(Entity::User, id)?;
         if user.id == caller.user.id
             || self
-                .visible_ids(caller)
+                .visible_ids_covering(caller, &[user.profile.container])
                 .await?
                 .contains(&user.profile.container)
         {
@@ -322,6 +340,13 @@ impl Service {
         caller: &ApiCaller,
         id: ContainerId,
     ) -> Result<Container, Error> {
+        if !self
+            .visible_ids_covering(caller, &[id])
+            .await?
+            .contains(&id)
+        {
+            return Err(Error::not_found(Entity::Container, id));
+        }
         self.visible_containers(&caller.user)
             .await?
             .into_iter()
@@ -348,7 +373,9 @@ impl Service {
     ) -> Result<UserId, Error> {
         auth.require("certcentral:AddUser")?;
         let container = new.container.unwrap_or(caller.user.profile.container);
-        let visible = self.visible_ids(caller).await?;
+        let mut wanted = new.container_assignments.clone();
+        wanted.push(container);
+        let visible = self.visible_ids_covering(caller, &wanted).await?;
         check_visible(&visible, &[container], "container.id")?;
         check_visible(
             &visible,
@@ -646,7 +673,11 @@ impl Service {
     ) -> Result<ContainerId, Error> {
         auth.require("certcentral:CreateContainer")?;
         let account = caller.principal.account;
-        if !self.visible_ids(caller).await?.contains(&parent) {
+        if !self
+            .visible_ids_covering(caller, &[parent])
+            .await?
+            .contains(&parent)
+        {
             return Err(Error::not_found(Entity::Container, parent));
         }
         let container = NewContainer {
@@ -675,7 +706,11 @@ impl Service {
     ) -> Result<(), Error> {
         auth.require("certcentral:UpdateContainer")?;
         let account = caller.principal.account;
-        if !self.visible_ids(caller).await?.contains(&id) {
+        if !self
+            .visible_ids_covering(caller, &[id])
+            .await?
+            .contains(&id)
+        {
             return Err(Error::not_found(Entity::Container, id));
         }
         let result = self

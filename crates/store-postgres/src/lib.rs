@@ -15,15 +15,20 @@
 //!
 //! Concurrency: PostgreSQL runs writers side by side (READ COMMITTED), so
 //! unlike SQLite's single writer, a check and the write it guards are not
-//! atomic by themselves. Every limit is therefore decided under a row lock
-//! taken first in the transaction: the account row (`FOR NO KEY UPDATE`)
-//! for users, root access keys, groups and custom policies; the user row
-//! for a user's access keys, memberships and attachments; the group or
-//! policy row for its attachments and versions. Uniqueness rests on unique
+//! atomic by themselves. Every limit and conflict is decided under a row
+//! lock, and every check runs in a statement of its own after the lock
+//! (a statement that waited for a lock still reads the rows as they were
+//! when it started). Locks are taken in one order everywhere: policy,
+//! group, user, then account (the account row last: the counters and the
+//! epoch live there, and triggers lock it at the first write of most
+//! transactions). So a user insert inserts first and counts after (its
+//! trigger holds the account row until the commit); a user's keys,
+//! memberships and attachments are decided under the user's row; groups
+//! and custom policies under the account's. Uniqueness rests on unique
 //! indexes (`ON CONFLICT DO NOTHING`, then a read says why), so it holds
-//! across nodes without locks. Deadlocks and serialization failures, which
-//! PostgreSQL may still report under contention, are retried (three
-//! attempts) before they surface as backend errors.
+//! across nodes. Deadlocks and serialization failures, which PostgreSQL
+//! may still report under contention, are retried (three attempts) before
+//! they surface as backend errors.
 //!
 //! Caching: none here. Every node reads the one truth; the service's
 //! caches follow `accounts.policy_epoch`, which triggers move in the same
@@ -45,8 +50,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::error::ErrorKind;
 use sqlx::ConnectOptions;
+use sqlx::error::ErrorKind;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 use trustdesk_domain::store::{
@@ -141,8 +146,9 @@ pub(crate) fn classify(e: sqlx::Error, unique: StoreError, foreign: StoreError) 
 }
 
 /// Runs `$body` (a block evaluating to `Result<T, StoreError>`, with
-/// `$conn: &mut PgConnection` in scope) in a transaction of `$store` and
-/// commits; retried from the start on a deadlock or serialization failure
+/// `$conn: &mut PgConnection` in scope; `?` and `return` end the body) in
+/// a transaction of `$store` and commits unless the body returned an
+/// error; retried from the start on a deadlock or serialization failure
 /// (three attempts). `Ok` means committed, hence durable. A macro rather
 /// than a function taking a closure, so the body can borrow its inputs.
 macro_rules! transaction {
@@ -152,10 +158,14 @@ macro_rules! transaction {
             attempt += 1;
             let result = async {
                 let mut tx = $store.pool.begin().await.map_err($crate::db)?;
-                let value = {
+                // Its own async block, so that a `return` in the body ends
+                // the body, not the transaction before its commit.
+                let value: Result<_, trustdesk_domain::StoreError> = async {
                     let $conn: &mut sqlx::PgConnection = &mut tx;
                     $body
-                }?;
+                }
+                .await;
+                let value = value?;
                 tx.commit().await.map_err($crate::db)?;
                 Ok(value)
             }
@@ -381,33 +391,23 @@ pub(crate) async fn lock_account(
     .map_err(db)
 }
 
-/// Inserts a user under the account lock; on refusal, says why.
+/// Inserts a user; on refusal, says why (and the caller's transaction is
+/// rolled back).
+///
+/// The insert comes first and the limit check after it: the insert's
+/// trigger moves `accounts.user_count`, which locks the account row until
+/// the commit, so concurrent creates (on any node) count one after the
+/// other, and the count read afterwards includes exactly the users
+/// committed before plus this one. Inserting first also keeps the lock
+/// order (user, then account) that deletes and group changes follow; a
+/// create that locked the account first would deadlock with a delete of
+/// the same name.
 async fn insert_user(conn: &mut PgConnection, u: &User, max_users: u32) -> Result<(), StoreError> {
     let account = u.account.0 as i64;
-    let folded = u.name.folded();
-    let Some(count) = lock_account(conn, account).await? else {
-        return Err(StoreError::NotFound(Entity::Account));
-    };
-    if count >= i64::from(max_users) {
-        // A taken name wins over a full account, so that retrying a create
-        // that succeeded says AlreadyExists.
-        let taken = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM users WHERE account_id = $1 AND user_name_folded = $2) AS "taken!""#,
-            account,
-            folded
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-        return Err(if taken {
-            StoreError::AlreadyExists(Entity::User)
-        } else {
-            StoreError::LimitExceeded(Entity::User)
-        });
-    }
     let p = &u.profile;
-    // A taken name makes the statement do nothing rather than fail, so the
-    // only unique violation left is a user-id collision.
+    // A taken name makes the statement do nothing rather than fail, so a
+    // name clash wins over a full account (a retried create that had
+    // succeeded reads AlreadyExists).
     let done = sqlx::query!(
         r#"INSERT INTO users (account_id, user_id, user_name, user_name_folded, display_name,
                               mobile_phone, email, comments, created_at, updated_at, last_login_at,
@@ -418,7 +418,7 @@ async fn insert_user(conn: &mut PgConnection, u: &User, max_users: u32) -> Resul
         account,
         u.id.0 as i64,
         u.name.as_str(),
-        folded,
+        u.name.folded(),
         u.display_name.as_ref().map(|v| v.as_str()),
         u.mobile_phone.as_ref().map(|v| v.as_str()),
         u.email.as_ref().map(|v| v.as_str()),
@@ -439,17 +439,30 @@ async fn insert_user(conn: &mut PgConnection, u: &User, max_users: u32) -> Resul
     .execute(&mut *conn)
     .await
     .map_err(|e| {
+        // Two foreign keys can fail here; the constraint names which.
+        let foreign = match &e {
+            sqlx::Error::Database(d) if d.constraint() == Some("users_account_id_fkey") => {
+                StoreError::NotFound(Entity::Account)
+            }
+            _ => StoreError::NotFound(Entity::Container),
+        };
         classify(
             e,
             backend("user id collision; retry with another id"),
-            StoreError::NotFound(Entity::Container),
+            foreign,
         )
     })?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::AlreadyExists(Entity::User))
+    if done.rows_affected() == 0 {
+        return Err(StoreError::AlreadyExists(Entity::User));
     }
+    let count = sqlx::query_scalar!("SELECT user_count FROM accounts WHERE id = $1", account)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    if count > i64::from(max_users) {
+        return Err(StoreError::LimitExceeded(Entity::User));
+    }
+    Ok(())
 }
 
 /// Inserts an access key; the owner's row is locked first so that the
@@ -547,23 +560,23 @@ impl AccountStore for PgStore {
         let id = account.id.0 as i64;
         let created = ts(account.created_at);
         transaction!(self, |conn| {
-                sqlx::query!(
-                    "INSERT INTO accounts (id, created_at) VALUES ($1, $2)",
-                    id,
-                    created
+            sqlx::query!(
+                "INSERT INTO accounts (id, created_at) VALUES ($1, $2)",
+                id,
+                created
+            )
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                classify(
+                    e,
+                    StoreError::AlreadyExists(Entity::Account),
+                    backend("foreign key violation on accounts"),
                 )
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| {
-                    classify(
-                        e,
-                        StoreError::AlreadyExists(Entity::Account),
-                        backend("foreign key violation on accounts"),
-                    )
-                })?;
-                certcentral::insert_root_container(conn, root_container).await?;
-                insert_key(conn, root_key, u32::MAX).await
-            })
+            })?;
+            certcentral::insert_root_container(conn, root_container).await?;
+            insert_key(conn, root_key, u32::MAX).await
+        })
     }
 }
 
@@ -613,9 +626,9 @@ impl UserStore for PgStore {
         let account = account.0 as i64;
         let folded = name.folded();
         transaction!(self, |conn| {
-                // Locked, so two concurrent patches apply one after the other
-                // instead of the later overwriting the earlier's fields.
-                let current = sqlx::query_as!(
+            // Locked, so two concurrent patches apply one after the other
+            // instead of the later overwriting the earlier's fields.
+            let current = sqlx::query_as!(
                     UserRow,
                     r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
                               created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
@@ -629,9 +642,9 @@ impl UserStore for PgStore {
                 .map_err(db)?
                 .ok_or(StoreError::NotFound(Entity::User))?
                 .into_user()?;
-                let next = patch.apply(&current, now);
-                let p = &next.profile;
-                sqlx::query!(
+            let next = patch.apply(&current, now);
+            let p = &next.profile;
+            sqlx::query!(
                     r#"UPDATE users SET user_name = $1, user_name_folded = $2, display_name = $3, mobile_phone = $4,
                                         email = $5, comments = $6, updated_at = $7, first_name = $10,
                                         last_name = $11, job_title = $12, telephone = $13, access_role = $14,
@@ -664,48 +677,59 @@ impl UserStore for PgStore {
                         backend("foreign key violation on users"),
                     )
                 })?;
-                Ok(next)
-            })
+            Ok(next)
+        })
     }
 
     async fn delete_user(&self, account: AccountId, name: &UserName) -> Result<(), StoreError> {
         let account = account.0 as i64;
         let folded = name.folded();
         transaction!(self, |conn| {
-                // The row lock makes the checks and the delete one decision:
-                // a key or membership added meanwhile waits for it (their
-                // inserts lock the user row too).
-                let why = sqlx::query!(
-                    r#"SELECT u.user_id,
-                              EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = u.user_id) AS "groups!",
-                              EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = u.user_id) AS "keys!",
-                              EXISTS (SELECT 1 FROM policy_attachments a WHERE a.user_id = u.user_id) AS "policies!"
-                       FROM users u WHERE u.account_id = $1 AND u.user_name_folded = $2
-                       FOR UPDATE OF u"#,
+            // Lock first, then check in a statement of its own: under
+            // READ COMMITTED a statement that waited for the lock would
+            // still see the rows as they were before it waited. A key or
+            // membership being added meanwhile locks the user row too,
+            // so it is either committed before the checks or waits.
+            let Some(user_id) = sqlx::query_scalar!(
+                    "SELECT user_id FROM users WHERE account_id = $1 AND user_name_folded = $2 FOR UPDATE",
                     account,
                     folded
                 )
                 .fetch_optional(&mut *conn)
                 .await
-                .map_err(db)?;
-                let blocker = match why {
-                    None => return Err(StoreError::NotFound(Entity::User)),
-                    Some(w) if w.groups => Entity::Group,
-                    Some(w) if w.keys => Entity::AccessKey,
-                    Some(w) if w.policies => Entity::Policy,
-                    Some(w) => {
-                        sqlx::query!("DELETE FROM users WHERE user_id = $1", w.user_id)
-                            .execute(&mut *conn)
-                            .await
-                            .map_err(db)?;
-                        return Ok(());
-                    }
+                .map_err(db)?
+                else {
+                    return Err(StoreError::NotFound(Entity::User));
                 };
-                Err(StoreError::DeleteConflict {
-                    entity: Entity::User,
-                    blocker,
-                })
+            let why = sqlx::query!(
+                    r#"SELECT EXISTS (SELECT 1 FROM group_members m WHERE m.user_id = $1) AS "groups!",
+                              EXISTS (SELECT 1 FROM access_keys k WHERE k.user_id = $1) AS "keys!",
+                              EXISTS (SELECT 1 FROM policy_attachments a WHERE a.user_id = $1) AS "policies!""#,
+                    user_id
+                )
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+            // The vendor's documented order: groups, access keys, policies.
+            let blocker = if why.groups {
+                Entity::Group
+            } else if why.keys {
+                Entity::AccessKey
+            } else if why.policies {
+                Entity::Policy
+            } else {
+                // API keys go with the user (ON DELETE CASCADE).
+                sqlx::query!("DELETE FROM users WHERE user_id = $1", user_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                return Ok(());
+            };
+            Err(StoreError::DeleteConflict {
+                entity: Entity::User,
+                blocker,
             })
+        })
     }
 
     async fn list_users(
@@ -773,9 +797,9 @@ impl UserStore for PgStore {
             ));
         }
         transaction!(self, |conn| {
-                insert_user(conn, user, max_users).await?;
-                certcentral::insert_api_key(conn, key).await
-            })
+            insert_user(conn, user, max_users).await?;
+            certcentral::insert_api_key(conn, key).await
+        })
     }
 
     async fn query_users(
@@ -792,30 +816,40 @@ impl UserStore for PgStore {
             return Err(StoreError::NotFound(Entity::User));
         };
         transaction!(self, |conn| {
-                // The access keys' foreign key does not cascade; the API
-                // keys go with the user (ON DELETE CASCADE).
-                sqlx::query!(
-                    "DELETE FROM access_keys WHERE account_id = $1 AND user_id = $2",
-                    account,
-                    id
-                )
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-                let done = sqlx::query!(
-                    "DELETE FROM users WHERE account_id = $1 AND user_id = $2",
-                    account,
-                    id
-                )
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() == 0 {
-                    Err(StoreError::NotFound(Entity::User))
-                } else {
-                    Ok(())
-                }
-            })
+            // The user row first (lock order: user, then account, which
+            // the deletes' triggers take). The access keys' foreign key
+            // does not cascade; the API keys go with the user.
+            sqlx::query_scalar!(
+                "SELECT user_id FROM users WHERE account_id = $1 AND user_id = $2 FOR UPDATE",
+                account,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+            .ok_or(StoreError::NotFound(Entity::User))?;
+            sqlx::query!(
+                "DELETE FROM access_keys WHERE account_id = $1 AND user_id = $2",
+                account,
+                id
+            )
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+            let done = sqlx::query!(
+                "DELETE FROM users WHERE account_id = $1 AND user_id = $2",
+                account,
+                id
+            )
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+            if done.rows_affected() == 0 {
+                Err(StoreError::NotFound(Entity::User))
+            } else {
+                Ok(())
+            }
+        })
     }
 }
 

@@ -136,7 +136,13 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
 /// reads at once, and races between them have one winner. Every call
 /// alternates between `a` and `b`.
 pub async fn run_across(a: Arc<dyn Store>, b: Arc<dyn Store>) {
-    let node = |i: usize| if i % 2 == 0 { a.clone() } else { b.clone() };
+    let node = |i: usize| {
+        if i.is_multiple_of(2) {
+            a.clone()
+        } else {
+            b.clone()
+        }
+    };
     let acct = account(a.as_ref()).await;
 
     // Read after write.
