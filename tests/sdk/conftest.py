@@ -3,6 +3,9 @@
 A session fixture starts the real `trustdesk` binary (TRUSTDESK_BIN, default
 target/debug/trustdesk) on a free loopback port with a fresh data directory
 and a known root AccessKey, configured only through environment variables.
+With TRUSTDESK_SDK_DATABASE_URL=postgres://… (run.sh --postgres sets it, on
+a throwaway cluster) the server runs on that PostgreSQL database instead of
+its embedded SQLite.
 Tests drive it with the official Alibaba SDKs (see sdk_clients.py); state is
 kept across the session, so every test names its entities with
 `unique_name()`.
@@ -66,6 +69,11 @@ class Server:
             "TRUSTDESK_LOG_FORMAT": "text",
             "NO_COLOR": "1",
         }
+        database = os.environ.get("TRUSTDESK_SDK_DATABASE_URL")
+        if database:
+            env["TRUSTDESK_DATABASE_URL"] = database
+            # Nodes on PostgreSQL never invent a master key: they must share one.
+            env["TRUSTDESK_MASTER_KEY"] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
         if os.environ.get("TRUSTDESK_LOG"):  # e.g. TRUSTDESK_LOG=debug to see requests in failure reports
             env["TRUSTDESK_LOG"] = os.environ["TRUSTDESK_LOG"]
         os.makedirs(env["TRUSTDESK_DATA_DIR"])

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Official-SDK conformance suite.
 #
-#   bash tests/sdk/run.sh [pytest args...]      (from the repo root, or anywhere)
+#   bash tests/sdk/run.sh [--postgres] [pytest args...]   (from the repo root, or anywhere)
+#
+# --postgres runs the server on a throwaway PostgreSQL cluster (Debian's
+# initdb/pg_ctl, on a free loopback port in a temp dir, as the `postgres`
+# user when run as root; stopped and removed on exit) instead of SQLite.
 #
 # Prepares a venv with the pinned Alibaba SDKs at ${SDK_VENV:-target/sdk-venv}
 # (relative to the repo root; reinstalled only when requirements.txt or the
@@ -38,6 +42,17 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$w
   "${pip[@]}" -r "$requirements"
   "${pip[@]}" --no-deps --no-build-isolation "$old_cas"
   echo "$want" >"$stamp"
+fi
+
+if [ "${1:-}" = "--postgres" ]; then
+  shift
+  # shellcheck source=scripts/pg.sh
+  . "$root/scripts/pg.sh"
+  pg_start -c fsync=off -c synchronous_commit=off -c full_page_writes=off || exit 2
+  export TRUSTDESK_SDK_DATABASE_URL="$PG_URL"
+  echo "tests/sdk: server on PostgreSQL at 127.0.0.1:$PG_PORT" >&2
+  "$venv/bin/python" -m pytest tests/sdk -q -p no:cacheprovider "$@"
+  exit $?
 fi
 
 exec "$venv/bin/python" -m pytest tests/sdk -q -p no:cacheprovider "$@"

@@ -183,9 +183,11 @@ pub async fn run(
     }
 
     for (table, _) in TABLES {
-        sqlx::query(AssertSqlSafe(format!("ALTER TABLE {table} ENABLE TRIGGER USER")))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "ALTER TABLE {table} ENABLE TRIGGER USER"
+        )))
+        .execute(&mut *tx)
+        .await?;
     }
     // The counters the triggers keep, from the rows themselves.
     sqlx::query(
