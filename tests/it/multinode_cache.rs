@@ -311,7 +311,11 @@ async fn containers_and_assignments_reach_the_other_node_within_a_second() {
     let east = r.json()["id"].as_u64().unwrap();
     // B's cached list is stale, but a container it does not know is looked
     // up again before B says 404: found at once (and the list refreshed).
-    assert_eq!(count(b.cc("GET", "/container", None).await), 1, "stale list");
+    assert_eq!(
+        count(b.cc("GET", "/container", None).await),
+        1,
+        "stale list"
+    );
     let r = b.cc("GET", &format!("/container/{east}"), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(count(b.cc("GET", "/container", None).await), 2);

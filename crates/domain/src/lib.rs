@@ -18,6 +18,7 @@ pub mod ids;
 pub mod policy;
 pub mod policy_doc;
 pub mod ram_policy;
+pub mod rows;
 pub mod store;
 pub mod user;
 pub mod validate;

@@ -29,7 +29,7 @@
 //! the smallest value, as in SQLite.
 
 use async_trait::async_trait;
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 use trustdesk_domain::certcentral::{Direction, Search, UserSort};
 use trustdesk_domain::store::{ApiKeyStore, ContainerStore};
@@ -38,39 +38,10 @@ use trustdesk_domain::{
     NewContainer, StoreError, UserId, UserKind, UserListing, UserQuery,
 };
 
-use crate::{PgStore, USER_COLUMNS, UserRow, backend, classify, db, from_ts, transaction, ts};
+use crate::{PgStore, USER_COLUMNS, backend, classify, db, transaction, ts, user_row};
+use trustdesk_domain::rows::{ApiKeyRow, ContainerRow};
 
 // ---- containers ----
-
-struct ContainerRow {
-    id: i64,
-    account_id: i64,
-    parent_id: Option<i64>,
-    name: String,
-    description: Option<String>,
-    template_id: i64,
-    public_id: String,
-    ekey: String,
-    is_active: bool,
-    created_at: i64,
-}
-
-impl From<ContainerRow> for Container {
-    fn from(r: ContainerRow) -> Self {
-        Container {
-            id: ContainerId(r.id as u64),
-            account: AccountId(r.account_id as u64),
-            parent: r.parent_id.map(|p| ContainerId(p as u64)),
-            name: r.name,
-            description: r.description,
-            template_id: r.template_id as u32,
-            public_id: r.public_id,
-            ekey: r.ekey,
-            active: r.is_active,
-            created_at: from_ts(r.created_at),
-        }
-    }
-}
 
 /// The account's root container, inside `create_account`'s transaction (a
 /// new account has no root yet, so the one-root index cannot fire).
@@ -192,36 +163,6 @@ impl ContainerStore for PgStore {
 }
 
 // ---- API keys ----
-
-struct ApiKeyRow {
-    id: i64,
-    account_id: i64,
-    user_id: i64,
-    name: String,
-    restricted_role: i64,
-    status: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl ApiKeyRow {
-    fn into_key(self) -> Result<ApiKey, StoreError> {
-        Ok(ApiKey {
-            id: ApiKeyId(self.id as u64),
-            account: AccountId(self.account_id as u64),
-            user: UserId(self.user_id as u64),
-            name: self.name,
-            role: u64::try_from(self.restricted_role)
-                .ok()
-                .and_then(KeyRole::from_id)
-                .ok_or_else(|| backend(format!("bad key role {}", self.restricted_role)))?,
-            status: ApiKeyStatus::parse(&self.status)
-                .ok_or_else(|| backend(format!("bad API key status {}", self.status)))?,
-            created_at: from_ts(self.created_at),
-            last_used_at: self.last_used_at.map(from_ts),
-        })
-    }
-}
 
 /// One writing statement, which also checks that the owner is the
 /// account's user (the foreign key, on `user_id` alone, would not).
@@ -620,7 +561,7 @@ pub(crate) async fn query_users(
         // The one row of an empty page has no user.
         let id: Option<i64> = row.try_get("user_id").map_err(backend)?;
         if id.is_some() {
-            users.push(UserRow::from_row(row).map_err(backend)?.into_user()?);
+            users.push(user_row(row).map_err(backend)?.into_user()?);
         }
     }
     Ok(UserListing {

@@ -17,61 +17,12 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use trustdesk_domain::store::{AuditStore, CertificateStore};
 use trustdesk_domain::{
-    AccessKeyId, AccountId, AuditEvent, AuditOutcome, Certificate, CertificateId, CertificateInfo,
-    CertificateName, CertificatePage, Entity, NewCertificate, StoreError, StoredCertificate,
+    AccessKeyId, AccountId, AuditEvent, AuditOutcome, CertificateId, CertificatePage, Entity,
+    NewCertificate, StoreError, StoredCertificate,
 };
 
 use crate::{PgStore, backend, classify, db, from_ts, transaction, ts};
-
-/// One certificate's metadata columns.
-struct MetaRow {
-    id: i64,
-    account_id: i64,
-    name: String,
-    common_name: String,
-    sans: String,
-    issuer: String,
-    subject: String,
-    organization: String,
-    province: String,
-    city: String,
-    country: String,
-    serial: String,
-    sha1_fingerprint: String,
-    sha256_fingerprint: String,
-    key_algorithm: String,
-    not_before: i64,
-    not_after: i64,
-    created_at: i64,
-}
-
-impl MetaRow {
-    fn into_certificate(self) -> Result<Certificate, StoreError> {
-        let sans: Vec<String> = serde_json::from_str(&self.sans).map_err(backend)?;
-        Ok(Certificate {
-            id: CertificateId(self.id as u64),
-            account: AccountId(self.account_id as u64),
-            created_at: from_ts(self.created_at),
-            info: CertificateInfo {
-                name: CertificateName::from_trusted(self.name),
-                common_name: self.common_name,
-                sans,
-                issuer: self.issuer,
-                subject: self.subject,
-                organization: self.organization,
-                province: self.province,
-                city: self.city,
-                country: self.country,
-                serial: self.serial,
-                sha1_fingerprint: self.sha1_fingerprint,
-                sha256_fingerprint: self.sha256_fingerprint,
-                key_algorithm: self.key_algorithm,
-                not_before: from_ts(self.not_before),
-                not_after: from_ts(self.not_after),
-            },
-        })
-    }
-}
+use trustdesk_domain::rows::CertificateRow;
 
 async fn insert_audit(conn: &mut PgConnection, e: &AuditEvent) -> Result<(), StoreError> {
     sqlx::query!(
@@ -185,7 +136,7 @@ impl CertificateStore for PgStore {
         .await
         .map_err(db)?;
         row.map(|r| {
-            let cert = MetaRow {
+            let cert = CertificateRow {
                 id: r.id,
                 account_id: r.account_id,
                 name: r.name,
@@ -237,7 +188,7 @@ impl CertificateStore for PgStore {
         // The offset is walked in the narrow (account_id, id) index; only
         // the page's rows are read from the table.
         let rows = sqlx::query_as!(
-            MetaRow,
+            CertificateRow,
             r#"SELECT id, account_id, name, common_name, sans, issuer, subject, organization, province,
                       city, country, serial, sha1_fingerprint, sha256_fingerprint, key_algorithm,
                       not_before, not_after, created_at
@@ -253,7 +204,7 @@ impl CertificateStore for PgStore {
         .map_err(db)?;
         let certificates = rows
             .into_iter()
-            .map(MetaRow::into_certificate)
+            .map(CertificateRow::into_certificate)
             .collect::<Result<_, _>>()?;
         Ok(CertificatePage {
             total: total.max(0) as u64,

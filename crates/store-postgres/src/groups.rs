@@ -47,39 +47,16 @@ use sqlx::{PgConnection, PgExecutor};
 use time::OffsetDateTime;
 use trustdesk_domain::store::{GroupStore, PolicyStore};
 use trustdesk_domain::{
-    AccountId, AttachTarget, Attachment, Comments, Description, EffectivePolicy, Entity, Group,
-    GroupCursor, GroupId, GroupMembership, GroupName, GroupPage, GroupPatch, ManagedPolicy, Member,
-    MemberPage, NewPolicy, PolicyEntities, PolicyName, PolicyType, PolicyVersion, RotateStrategy,
-    StoreError, UserId, UserName,
+    AccountId, AttachTarget, Attachment, Description, EffectivePolicy, Entity, Group, GroupCursor,
+    GroupMembership, GroupName, GroupPage, GroupPatch, ManagedPolicy, Member, MemberPage,
+    NewPolicy, PolicyEntities, PolicyName, PolicyType, PolicyVersion, RotateStrategy, StoreError,
+    UserId, UserName,
 };
 
 use crate::{PgStore, UserRow, backend, classify, db, from_ts, lock_account, transaction, ts};
+use trustdesk_domain::rows::{GroupRow, PolicyRow, policy_type, version_id, version_number};
 
 // ---- rows ----
-
-/// A group's columns, in the order every group query selects them.
-struct GroupRow {
-    seq: i64,
-    account_id: i64,
-    group_id: i64,
-    group_name: String,
-    comments: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl GroupRow {
-    fn into_group(self) -> Group {
-        Group {
-            id: GroupId(self.group_id as u64),
-            account: AccountId(self.account_id as u64),
-            name: GroupName::from_trusted(self.group_name),
-            comments: self.comments.map(Comments::from_trusted),
-            created_at: from_ts(self.created_at),
-            updated_at: from_ts(self.updated_at),
-        }
-    }
-}
 
 /// A [`GroupRow`] from a query record that selects the group's columns by
 /// their names (queries that add columns of their own cannot use
@@ -126,58 +103,11 @@ macro_rules! user_row {
     };
 }
 
-/// A custom policy's columns with its attachment count.
-struct PolicyRow {
-    policy_name: String,
-    description: Option<String>,
-    default_version: i64,
-    created_at: i64,
-    updated_at: i64,
-    attachments: i64,
-}
-
-impl PolicyRow {
-    fn into_policy(self) -> ManagedPolicy {
-        ManagedPolicy {
-            name: PolicyName::from_trusted(self.policy_name),
-            kind: PolicyType::Custom,
-            description: self.description.map(Description::from_trusted),
-            default_version: version_id(self.default_version),
-            attachment_count: self.attachments.max(0) as u64,
-            created_at: from_ts(self.created_at),
-            updated_at: from_ts(self.updated_at),
-        }
-    }
-}
-
 /// What a version change needs of its (locked) policy.
 struct PolicyHead {
     seq: i64,
     default_version: i64,
     next_version: i64,
-}
-
-fn policy_type(s: &str) -> Result<PolicyType, StoreError> {
-    PolicyType::parse(s).ok_or_else(|| backend(format!("bad policy type {s}")))
-}
-
-/// `v<N>`.
-fn version_id(n: i64) -> String {
-    format!("v{n}")
-}
-
-/// `v<N>` → N, for the spelling [`version_id`] makes (no sign, no leading
-/// zero); anything else names no version.
-fn version_number(id: &str) -> Option<i64> {
-    let digits = id.strip_prefix('v')?;
-    if digits.is_empty()
-        || digits.len() > 18
-        || digits.starts_with('0')
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    digits.parse().ok()
 }
 
 /// Two groups drew the same random public id: not a business outcome (the
@@ -1546,23 +1476,5 @@ impl PolicyStore for PgStore {
         .await
         .map_err(db)?;
         Ok(epoch.unwrap_or(0).max(0) as u64)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_ids_are_read_as_written() {
-        assert_eq!(version_number("v1"), Some(1));
-        assert_eq!(version_number("v42"), Some(42));
-        assert_eq!(version_number(&version_id(7)), Some(7));
-        for bad in [
-            "", "v", "1", "V1", "v01", "v0", "v-1", "v+1", "v1 ", "v1.0", "vx",
-        ] {
-            assert_eq!(version_number(bad), None, "{bad:?}");
-        }
-        assert_eq!(version_number(&format!("v{}", "9".repeat(19))), None);
     }
 }

@@ -28,39 +28,10 @@ use trustdesk_domain::{
 };
 
 use crate::writer::Writes;
-use crate::{SqliteStore, USER_COLUMNS, UserRow, backend, classify, from_ts, job, ts};
+use crate::{SqliteStore, USER_COLUMNS, UserRow, backend, classify, job, ts};
+use trustdesk_domain::rows::{ApiKeyRow, ContainerRow};
 
 // ---- containers ----
-
-struct ContainerRow {
-    id: i64,
-    account_id: i64,
-    parent_id: Option<i64>,
-    name: String,
-    description: Option<String>,
-    template_id: i64,
-    public_id: String,
-    ekey: String,
-    is_active: i64,
-    created_at: i64,
-}
-
-impl From<ContainerRow> for Container {
-    fn from(r: ContainerRow) -> Self {
-        Container {
-            id: ContainerId(r.id as u64),
-            account: AccountId(r.account_id as u64),
-            parent: r.parent_id.map(|p| ContainerId(p as u64)),
-            name: r.name,
-            description: r.description,
-            template_id: r.template_id as u32,
-            public_id: r.public_id,
-            ekey: r.ekey,
-            active: r.is_active != 0,
-            created_at: from_ts(r.created_at),
-        }
-    }
-}
 
 /// The account's root container, inside `create_account`'s savepoint (a
 /// new account has no root yet, so the one-root index cannot fire).
@@ -102,7 +73,7 @@ impl ContainerStore for SqliteStore {
         let rows = sqlx::query_as!(
             ContainerRow,
             r#"SELECT id AS "id!: i64", account_id, parent_id, name, description, template_id, public_id, ekey,
-                      is_active, created_at
+                      is_active AS "is_active: bool", created_at
                FROM containers WHERE account_id = $1 ORDER BY id"#,
             account
         )
@@ -186,36 +157,6 @@ impl ContainerStore for SqliteStore {
 }
 
 // ---- API keys ----
-
-struct ApiKeyRow {
-    id: i64,
-    account_id: i64,
-    user_id: i64,
-    name: String,
-    restricted_role: i64,
-    status: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl ApiKeyRow {
-    fn into_key(self) -> Result<ApiKey, StoreError> {
-        Ok(ApiKey {
-            id: ApiKeyId(self.id as u64),
-            account: AccountId(self.account_id as u64),
-            user: UserId(self.user_id as u64),
-            name: self.name,
-            role: u64::try_from(self.restricted_role)
-                .ok()
-                .and_then(KeyRole::from_id)
-                .ok_or_else(|| backend(format!("bad key role {}", self.restricted_role)))?,
-            status: ApiKeyStatus::parse(&self.status)
-                .ok_or_else(|| backend(format!("bad API key status {}", self.status)))?,
-            created_at: from_ts(self.created_at),
-            last_used_at: self.last_used_at.map(from_ts),
-        })
-    }
-}
 
 /// One writing statement, which also checks that the owner is the
 /// account's user (the foreign key, on `user_id` alone, would not).

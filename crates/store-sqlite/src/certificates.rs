@@ -26,68 +26,16 @@
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use sqlx::SqliteConnection;
 use trustdesk_domain::store::{AuditStore, CertificateStore};
 use trustdesk_domain::{
-    AccessKeyId, AccountId, AuditEvent, AuditOutcome, Certificate, CertificateId, CertificateInfo,
-    CertificateName, CertificatePage, Entity, NewCertificate, StoreError, StoredCertificate,
+    AccessKeyId, AccountId, AuditEvent, AuditOutcome, CertificateId, CertificatePage, Entity,
+    NewCertificate, StoreError, StoredCertificate,
 };
 
 use crate::writer::Writes;
 use crate::{SqliteStore, backend, classify, from_ts, job, ts};
-
-/// One certificate's metadata columns, in the order of [`META_COLUMNS`]
-/// (a JSON array in listings, a row in lookups).
-#[derive(Deserialize)]
-struct MetaRow {
-    id: i64,
-    account_id: i64,
-    name: String,
-    common_name: String,
-    sans: String,
-    issuer: String,
-    subject: String,
-    organization: String,
-    province: String,
-    city: String,
-    country: String,
-    serial: String,
-    sha1_fingerprint: String,
-    sha256_fingerprint: String,
-    key_algorithm: String,
-    not_before: i64,
-    not_after: i64,
-    created_at: i64,
-}
-
-impl MetaRow {
-    fn into_certificate(self) -> Result<Certificate, StoreError> {
-        let sans: Vec<String> = serde_json::from_str(&self.sans).map_err(backend)?;
-        Ok(Certificate {
-            id: CertificateId(self.id as u64),
-            account: AccountId(self.account_id as u64),
-            created_at: from_ts(self.created_at),
-            info: CertificateInfo {
-                name: CertificateName::from_trusted(self.name),
-                common_name: self.common_name,
-                sans,
-                issuer: self.issuer,
-                subject: self.subject,
-                organization: self.organization,
-                province: self.province,
-                city: self.city,
-                country: self.country,
-                serial: self.serial,
-                sha1_fingerprint: self.sha1_fingerprint,
-                sha256_fingerprint: self.sha256_fingerprint,
-                key_algorithm: self.key_algorithm,
-                not_before: from_ts(self.not_before),
-                not_after: from_ts(self.not_after),
-            },
-        })
-    }
-}
+use trustdesk_domain::rows::CertificateRow;
 
 async fn insert_audit(conn: &mut SqliteConnection, e: &AuditEvent) -> Result<(), StoreError> {
     let at = ts(e.at);
@@ -255,7 +203,7 @@ impl CertificateStore for SqliteStore {
         .await
         .map_err(backend)?;
         row.map(|r| {
-            let cert = MetaRow {
+            let cert = CertificateRow {
                 id: r.id,
                 account_id: r.account_id,
                 name: r.name,
@@ -310,11 +258,11 @@ impl CertificateStore for SqliteStore {
         .fetch_one(&self.reads)
         .await
         .map_err(backend)?;
-        let mut rows: Vec<MetaRow> = serde_json::from_str(&row.page).map_err(backend)?;
+        let mut rows: Vec<CertificateRow> = serde_json::from_str(&row.page).map_err(backend)?;
         rows.sort_unstable_by_key(|r| r.id);
         let certificates = rows
             .into_iter()
-            .map(MetaRow::into_certificate)
+            .map(CertificateRow::into_certificate)
             .collect::<Result<_, _>>()?;
         Ok(CertificatePage {
             total: row.total.unwrap_or(0).max(0) as u64,
@@ -413,6 +361,8 @@ mod tests {
     use trustdesk_domain::{
         AccessKey, Account, AuditOutcome, KeyOwner, KeyStatus, StoredAccessKey,
     };
+
+    use trustdesk_domain::{CertificateInfo, CertificateName};
 
     use super::*;
     use crate::SqliteOptions;

@@ -47,7 +47,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
-use serde::Deserialize;
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -59,10 +58,9 @@ use trustdesk_domain::store::{
     AccessKeyStore, Account, AccountStore, NonceStore, Store, UserCursor, UserPage, UserStore,
 };
 use trustdesk_domain::{
-    AccessKey, AccessKeyId, AccessRole, AccountId, ApiKeyId, Comments, ContainerId, DisplayName,
-    Email, Entity, KeyOwner, KeyStatus, MobilePhone, NewAccessKey, NewApiKey, NewContainer,
-    Profile, StoreError, StoredAccessKey, User, UserId, UserKind, UserListing, UserName, UserPatch,
-    UserQuery,
+    AccessKey, AccessKeyId, AccountId, ApiKeyId, Entity, KeyOwner, KeyStatus, NewAccessKey,
+    NewApiKey, NewContainer, StoreError, StoredAccessKey, User, UserId, UserListing, UserName,
+    UserPatch, UserQuery,
 };
 
 use crate::writer::{Job, NonceJob, Outcome, Work, Writes};
@@ -262,124 +260,12 @@ where
     f
 }
 
-// ---- conversions ----
+// ---- rows (trustdesk_domain::rows, shared with the PostgreSQL store) ----
 
-fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-fn from_ts(secs: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn owner_id(owner: KeyOwner) -> Option<i64> {
-    match owner {
-        KeyOwner::Root => None,
-        KeyOwner::User(id) => Some(id.0 as i64),
-    }
-}
-
-/// A user's columns, in the order every user query selects them (a row of
-/// `query_as!`, or a JSON array in listings: see [`USER_COLUMNS`]).
-#[derive(Deserialize)]
-struct UserRow {
-    account_id: i64,
-    user_id: i64,
-    user_name: String,
-    display_name: Option<String>,
-    mobile_phone: Option<String>,
-    email: Option<String>,
-    comments: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    last_login_at: Option<i64>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    job_title: Option<String>,
-    telephone: Option<String>,
-    access_role: i64,
-    container_id: Option<i64>,
-    container_assignments: String,
-    user_type: String,
-    saml_sso_only: i64,
-}
-
-/// [`UserRow`]'s columns, for queries built at run time. The `query!`
-/// macros need literal SQL, so they spell the same list out.
-const USER_COLUMNS: &str = "account_id, user_id, user_name, display_name, mobile_phone, email, \
-     comments, created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone, \
-     access_role, container_id, container_assignments, user_type, saml_sso_only";
-
-impl UserRow {
-    fn into_user(self) -> Result<User, StoreError> {
-        let role = u64::try_from(self.access_role)
-            .ok()
-            .and_then(AccessRole::from_id)
-            .ok_or_else(|| backend(format!("bad access role {}", self.access_role)))?;
-        let container = self
-            .container_id
-            .map(|c| ContainerId(c as u64))
-            .ok_or_else(|| backend(format!("user {} has no container", self.user_id)))?;
-        let assignments: Vec<u64> =
-            serde_json::from_str(&self.container_assignments).map_err(backend)?;
-        let kind = UserKind::parse(&self.user_type)
-            .ok_or_else(|| backend(format!("bad user type {}", self.user_type)))?;
-        Ok(User {
-            id: UserId(self.user_id as u64),
-            account: AccountId(self.account_id as u64),
-            name: UserName::from_trusted(self.user_name),
-            display_name: self.display_name.map(DisplayName::from_trusted),
-            mobile_phone: self.mobile_phone.map(MobilePhone::from_trusted),
-            email: self.email.map(Email::from_trusted),
-            comments: self.comments.map(Comments::from_trusted),
-            created_at: from_ts(self.created_at),
-            updated_at: from_ts(self.updated_at),
-            last_login_at: self.last_login_at.map(from_ts),
-            profile: Profile {
-                first_name: self.first_name,
-                last_name: self.last_name,
-                job_title: self.job_title,
-                telephone: self.telephone,
-                role,
-                container,
-                container_assignments: assignments.into_iter().map(ContainerId).collect(),
-                kind,
-                saml_sso_only: self.saml_sso_only != 0,
-            },
-        })
-    }
-}
-
-/// How a user's container assignments are stored (a JSON array of ids).
-fn assignments_json(p: &Profile) -> String {
-    let ids: Vec<u64> = p.container_assignments.iter().map(|c| c.0).collect();
-    serde_json::Value::from(ids).to_string()
-}
-
-struct KeyRow {
-    id: String,
-    account_id: i64,
-    user_id: Option<i64>,
-    status: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-}
-
-impl KeyRow {
-    fn into_key(self) -> Result<AccessKey, StoreError> {
-        Ok(AccessKey {
-            id: AccessKeyId(self.id),
-            account: AccountId(self.account_id as u64),
-            owner: self
-                .user_id
-                .map_or(KeyOwner::Root, |u| KeyOwner::User(UserId(u as u64))),
-            status: KeyStatus::parse(&self.status)
-                .ok_or_else(|| backend(format!("bad key status {}", self.status)))?,
-            created_at: from_ts(self.created_at),
-            last_used_at: self.last_used_at.map(from_ts),
-        })
-    }
-}
+use trustdesk_domain::rows::KeyRow;
+pub(crate) use trustdesk_domain::rows::{
+    USER_COLUMNS, UserRow, assignments_json, from_ts, owner_id, ts,
+};
 
 async fn user_by_folded(
     conn: &mut SqliteConnection,
@@ -390,7 +276,7 @@ async fn user_by_folded(
         UserRow,
         r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
                   created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
-                  access_role, container_id, container_assignments, user_type, saml_sso_only
+                  access_role, container_id, container_assignments, user_type, saml_sso_only AS "saml_sso_only: bool"
            FROM users WHERE account_id = $1 AND user_name_folded = $2"#,
         account,
         folded
@@ -650,7 +536,7 @@ impl UserStore for SqliteStore {
             UserRow,
             r#"SELECT account_id, user_id, user_name, display_name, mobile_phone, email, comments,
                       created_at, updated_at, last_login_at, first_name, last_name, job_title, telephone,
-                      access_role, container_id, container_assignments, user_type, saml_sso_only
+                      access_role, container_id, container_assignments, user_type, saml_sso_only AS "saml_sso_only: bool"
                FROM users WHERE account_id = $1 AND user_id = $2"#,
             account,
             id
@@ -1128,6 +1014,8 @@ mod tests {
     use futures_util::FutureExt;
     use time::macros::datetime;
     use trustdesk_domain::store::ContainerStore;
+
+    use trustdesk_domain::{Comments, ContainerId, Profile, UserKind};
 
     use super::*;
 
