@@ -33,9 +33,6 @@
 //!   deletes those rows holds the user first (a cascading policy delete
 //!   holds every attached user, in id order).
 //!
-//! Bodies of `transaction!` end with their value instead of `return
-//! Ok(..)`: an early return leaves the macro's block before its commit.
-//!
 //! Reads: one statement on the pool, no locks; an empty listing gets a
 //! second read to tell "no such target" from "nothing there". Names sort
 //! `COLLATE "C"` (byte order, as in SQLite) whatever the database's
