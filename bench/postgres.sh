@@ -40,7 +40,7 @@ cleanup() {
 pg_start -c max_connections=200 -c shared_buffers=256MB
 trap cleanup EXIT
 
-start_node() { # name database-url -> prints port
+start_node() { # name database-url -> sets NODE_PORT (not in a subshell: servers must grow)
   local port
   port=$(free_port)
   mkdir -p "$work/$1"
@@ -52,7 +52,7 @@ start_node() { # name database-url -> prints port
   servers+=($!)
   for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/$1.log" >&2; exit 1; }
-  echo "$port"
+  NODE_PORT=$port
 }
 
 load() { # port concurrency action prefix [args...] -> one JSON line
@@ -98,22 +98,22 @@ create_existing() { # port
 }
 
 # SQLite, one node.
-port=$(start_node sqlite "sqlite://$work/sqlite/trustdesk.db")
+start_node sqlite "sqlite://$work/sqlite/trustdesk.db"; port=$NODE_PORT
 create_existing "$port"
 run_setup "SQLite, 1 node" "$port"
 kill "${servers[-1]}"; wait "${servers[-1]}" 2>/dev/null || true
 
 # PostgreSQL, one node.
 url=$(pg_createdb one)
-port=$(start_node pg1 "$url")
+start_node pg1 "$url"; port=$NODE_PORT
 create_existing "$port"
 run_setup "PostgreSQL, 1 node" "$port"
 kill "${servers[-1]}"; wait "${servers[-1]}" 2>/dev/null || true
 
 # PostgreSQL, two nodes on one database.
 url=$(pg_createdb two)
-a=$(start_node pg2a "$url")
-b=$(start_node pg2b "$url")
+start_node pg2a "$url"; a=$NODE_PORT
+start_node pg2b "$url"; b=$NODE_PORT
 create_existing "$a"
 run_setup "PostgreSQL, 2 nodes" "$a $b"
 

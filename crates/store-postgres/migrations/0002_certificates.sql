@@ -28,12 +28,13 @@ CREATE TABLE certificates (
 CREATE UNIQUE INDEX certificates_account_name ON certificates (account_id, name);
 CREATE INDEX certificates_account_id ON certificates (account_id, id);
 
+-- Plus count_deltas (counter 2), as for users (see 0001).
 CREATE FUNCTION certificates_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        UPDATE accounts SET certificate_count = certificate_count + 1 WHERE id = NEW.account_id;
+        PERFORM bump_count(NEW.account_id, 2::smallint, NEW.id, 1);
     ELSE
-        UPDATE accounts SET certificate_count = certificate_count - 1 WHERE id = OLD.account_id;
+        PERFORM bump_count(OLD.account_id, 2::smallint, OLD.id, -1);
     END IF;
     RETURN NULL;
 END $$;

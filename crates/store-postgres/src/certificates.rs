@@ -5,8 +5,8 @@
 //! so the audit event inserted beside it can name it. A taken name is a
 //! unique violation of `(account_id, name)` and takes the whole
 //! transaction back, the drawn id becoming a gap. The account's total is
-//! `accounts.certificate_count`, kept by triggers, so a listing never
-//! counts rows.
+//! `accounts.certificate_count` plus its delta rows, kept by triggers
+//! (migrations 0001, 0002), so a listing never counts rows.
 //!
 //! Audit ids come from a sequence too. Transactions on several nodes may
 //! commit out of id order, so a reader paging with `after` right at the
@@ -178,7 +178,10 @@ impl CertificateStore for PgStore {
         // Two statements, not one transaction: the total and the page may
         // straddle a concurrent upload, as they may on the vendor's side.
         let total = sqlx::query_scalar!(
-            "SELECT certificate_count FROM accounts WHERE id = $1",
+            r#"SELECT (a.certificate_count + COALESCE((SELECT sum(d.n) FROM count_deltas d
+                                                        WHERE d.account_id = a.id AND d.counter = 2), 0))::bigint
+                      AS "n!"
+               FROM accounts a WHERE a.id = $1"#,
             account
         )
         .fetch_optional(&mut *conn)

@@ -289,35 +289,98 @@ async fn user_by_folded(
     row.map(UserRow::into_user).transpose()
 }
 
-/// Locks the account row for the rest of the transaction and returns its
-/// user count, or `None` if there is no such account. Every insert that a
-/// per-account limit guards takes this lock first, so concurrent inserts
-/// (on any node) decide one after the other.
+/// Locks the account row for the rest of the transaction; `None` if there
+/// is no such account. Taken by writes that a per-account limit other than
+/// the user limit guards (groups, custom policies) and by root keys.
 pub(crate) async fn lock_account(
     conn: &mut PgConnection,
     account: i64,
-) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar!(
-        "SELECT user_count FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+) -> Result<Option<()>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT 1 AS one FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
         account
     )
     .fetch_optional(&mut *conn)
     .await
-    .map_err(db)
+    .map_err(db)?
+    .map(|_| ()))
 }
+
+/// How many users the account has: its base count plus the 16 delta rows
+/// (see migration 0001). Sees what has committed, and this transaction's
+/// own changes.
+async fn user_count(conn: &mut PgConnection, account: i64) -> Result<i64, StoreError> {
+    sqlx::query_scalar!(
+        r#"SELECT (a.user_count + COALESCE((SELECT sum(d.n) FROM count_deltas d
+                                            WHERE d.account_id = a.id AND d.counter = 1), 0))::bigint
+                  AS "n!"
+           FROM accounts a WHERE a.id = $1"#,
+        account
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or(StoreError::NotFound(Entity::Account))
+}
+
+/// Inserts of one account that may run side by side: at most one
+/// uncommitted insert per delta row, so at most this many besides one's
+/// own.
+const OTHER_INSERTS_IN_FLIGHT: i64 = 15;
 
 /// Inserts a user; on refusal, says why (and the caller's transaction is
 /// rolled back).
 ///
-/// The insert comes first and the limit check after it: the insert's
-/// trigger moves `accounts.user_count`, which locks the account row until
-/// the commit, so concurrent creates (on any node) count one after the
-/// other, and the count read afterwards includes exactly the users
-/// committed before plus this one. Inserting first also keeps the lock
-/// order (user, then account) that deletes and group changes follow; a
-/// create that locked the account first would deadlock with a delete of
-/// the same name.
+/// The user limit stays exact without making every insert of an account
+/// wait for the one before it to commit. An insert takes the account's
+/// advisory lock in shared mode, inserts (its trigger adds +1 to one of
+/// the 16 delta rows, locked until the commit, so at most 15 other
+/// inserts of the account are uncommitted at any moment) and counts: if
+/// even 15 more could not reach the limit, it commits. Near the limit it
+/// starts over holding the lock exclusively, which waits for every insert
+/// in flight and keeps new ones out, and counts exactly. Deletes take no
+/// advisory lock; an uncommitted delete only makes the count higher, so
+/// it can refuse early, never admit one too many.
+///
+/// The insert comes before any lock on the account row, in the lock order
+/// (user, then account) that deletes and group changes follow.
 async fn insert_user(conn: &mut PgConnection, u: &User, max_users: u32) -> Result<(), StoreError> {
+    let account = u.account.0 as i64;
+    let max = i64::from(max_users);
+    // The shared lock inside a savepoint: rolling back to it also gives
+    // the lock back, so the exclusive one below is never an upgrade (two
+    // upgrades at once would deadlock).
+    sqlx::query!("SAVEPOINT insert_user")
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query!("SELECT pg_advisory_xact_lock_shared($1)", account)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    insert_user_row(conn, u).await?;
+    if user_count(conn, account).await? + OTHER_INSERTS_IN_FLIGHT <= max {
+        return Ok(());
+    }
+    // Near the limit: undo, wait for the inserts in flight, count exactly.
+    sqlx::query!("ROLLBACK TO SAVEPOINT insert_user")
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", account)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    insert_user_row(conn, u).await?;
+    if user_count(conn, account).await? > max {
+        return Err(StoreError::LimitExceeded(Entity::User));
+    }
+    Ok(())
+}
+
+/// The insert itself: `AlreadyExists` for a taken name (which wins over a
+/// full account: a retried create that had succeeded reads so).
+async fn insert_user_row(conn: &mut PgConnection, u: &User) -> Result<(), StoreError> {
     let account = u.account.0 as i64;
     let p = &u.profile;
     // A taken name makes the statement do nothing rather than fail, so a
@@ -369,13 +432,6 @@ async fn insert_user(conn: &mut PgConnection, u: &User, max_users: u32) -> Resul
     })?;
     if done.rows_affected() == 0 {
         return Err(StoreError::AlreadyExists(Entity::User));
-    }
-    let count = sqlx::query_scalar!("SELECT user_count FROM accounts WHERE id = $1", account)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-    if count > i64::from(max_users) {
-        return Err(StoreError::LimitExceeded(Entity::User));
     }
     Ok(())
 }

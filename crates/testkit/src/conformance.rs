@@ -45,6 +45,7 @@ pub async fn run_all(store: &dyn Store) {
     nonces_are_remembered(store).await;
     concurrent_same_name_creates(store).await;
     concurrent_creates_respect_the_user_limit(store).await;
+    concurrent_creates_fill_a_larger_limit_exactly(store).await;
     concurrent_same_nonce(store).await;
     concurrent_key_creates_respect_the_limit(store).await;
     concurrent_key_create_delete(store).await;
@@ -93,6 +94,10 @@ pub async fn run_concurrent(store: Arc<dyn Store>) {
         tokio::spawn({
             let s = store.clone();
             async move { concurrent_same_nonce(s.as_ref()).await }
+        }),
+        tokio::spawn({
+            let s = store.clone();
+            async move { concurrent_creates_fill_a_larger_limit_exactly(s.as_ref()).await }
         }),
         tokio::spawn({
             let s = store.clone();
@@ -960,6 +965,36 @@ pub async fn concurrent_creates_respect_the_user_limit(store: &dyn Store) {
     assert_eq!((ok, full), (10, 54), "{results:?}");
     let listed = store.list_users(acct, None, 100).await.unwrap();
     assert_eq!(listed.users.len(), 10);
+}
+
+/// More creates than the limit with room to spare at first: a store that
+/// admits early creates on a cheaper path than late ones (PostgreSQL)
+/// must still stop at exactly the limit.
+pub async fn concurrent_creates_fill_a_larger_limit_exactly(store: &dyn Store) {
+    let acct = account(store).await;
+    let results = join_all((0..96).map(|i| async move {
+        store
+            .create_user(&user(acct, &format!("fill{i}")), 40)
+            .await
+    }))
+    .await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let full = results
+        .iter()
+        .filter(|r| matches!(r, Err(StoreError::LimitExceeded(Entity::User))))
+        .count();
+    assert_eq!((ok, full), (40, 56), "{results:?}");
+    let mut listed = 0;
+    let mut after = None;
+    loop {
+        let page = store.list_users(acct, after, 25).await.unwrap();
+        listed += page.users.len();
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, 40);
 }
 
 pub async fn concurrent_key_creates_respect_the_limit(store: &dyn Store) {
