@@ -151,6 +151,8 @@ pub async fn run(
     let mut src = SqliteConnectOptions::new()
         .filename(source_path.split('?').next().unwrap_or(source_path))
         .read_only(true)
+        // Reading a whole table is one long statement by design.
+        .disable_statement_logging()
         .connect()
         .await
         .with_context(|| format!("opening {from}"))?;
