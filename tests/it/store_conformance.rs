@@ -47,3 +47,55 @@ fn both_stores_have_the_same_migrations() {
     assert!(sqlite.len() >= 5, "{sqlite:?}");
     assert_eq!(sqlite, postgres);
 }
+
+/// TLS to the database: with `sslmode=verify-ca` and the CA that issued
+/// the server's certificate the store connects and its connections are
+/// encrypted; with another CA it refuses to connect.
+#[tokio::test]
+async fn postgres_connections_can_be_tls() {
+    use trustdesk_testkit::certs::{Alg, Ca};
+    let now = crate::binary::now();
+    let ca = Ca::root("Test Database CA", Alg::P256, now);
+    let server = ca.leaf(&["localhost"], Alg::P256, now);
+    let cluster =
+        trustdesk_testkit::pg::PgCluster::start_with_tls(&server.cert_pem, &server.key_pem)
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = dir.path().join("ca.pem");
+    std::fs::write(&trusted, &ca.cert_pem).unwrap();
+    let url = format!(
+        "{}?sslmode=verify-ca&sslrootcert={}",
+        cluster.url(),
+        trusted.display()
+    );
+    let store = trustdesk_store_postgres::PgStore::open(&url, Default::default())
+        .await
+        .unwrap();
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(encrypted);
+
+    let stranger = dir.path().join("other-ca.pem");
+    std::fs::write(
+        &stranger,
+        Ca::root("Some Other CA", Alg::P256, now).cert_pem,
+    )
+    .unwrap();
+    let url = format!(
+        "{}?sslmode=verify-ca&sslrootcert={}",
+        cluster.url(),
+        stranger.display()
+    );
+    let refused = trustdesk_store_postgres::PgStore::connect(
+        &url,
+        trustdesk_store_postgres::PgOptions {
+            acquire_timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(refused.is_err(), "a server certificate from an unknown CA");
+}

@@ -79,6 +79,16 @@ impl PgCluster {
     /// Creates, starts and returns a new cluster (about a second, most of
     /// it `initdb`).
     pub fn start() -> io::Result<PgCluster> {
+        Self::start_inner(None)
+    }
+
+    /// The same, serving TLS (and plain connections) with this certificate
+    /// and key (PEM), for tests of encrypted connections.
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> io::Result<PgCluster> {
+        Self::start_inner(Some((cert_pem, key_pem)))
+    }
+
+    fn start_inner(tls: Option<(&str, &str)>) -> io::Result<PgCluster> {
         let bindir = find_bindir()?;
         let run_as = if effective_uid()? == 0 {
             Some(postgres_user()?)
@@ -97,6 +107,9 @@ impl PgCluster {
             dir,
         };
         cluster.initdb()?;
+        if let Some((cert, key)) = tls {
+            cluster.enable_tls(cert, key)?;
+        }
         // Armed before the server can exist: from here on an error return
         // drops `cluster`, and a killed process leaves it to the watchdog.
         cluster.watchdog = Some(cluster.spawn_watchdog()?);
@@ -220,6 +233,27 @@ impl PgCluster {
             )));
         }
         Ok(())
+    }
+
+    /// `server.crt` / `server.key` in the data directory (PostgreSQL's
+    /// default names), the key readable by the server's user only, and
+    /// `ssl = on`.
+    fn enable_tls(&self, cert: &str, key: &str) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data();
+        for (name, pem, mode) in [("server.crt", cert, 0o644), ("server.key", key, 0o600)] {
+            let path = data.join(name);
+            std::fs::write(&path, pem)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid))?;
+            }
+        }
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))?;
+        writeln!(conf, "ssl = on")
     }
 
     fn start_server(&mut self) -> io::Result<()> {
