@@ -64,14 +64,13 @@ impl CertificateStore for PgStore {
         let i = &c.info;
         let sans = serde_json::to_string(&i.sans).map_err(backend)?;
         transaction!(self, |conn| {
-            async {
-                let id = sqlx::query_scalar!(
-                    r#"SELECT nextval(pg_get_serial_sequence('certificates', 'id')) AS "id!""#
-                )
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db)?;
-                sqlx::query!(
+            let id = sqlx::query_scalar!(
+                r#"SELECT nextval(pg_get_serial_sequence('certificates', 'id')) AS "id!""#
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+            sqlx::query!(
                     r#"INSERT INTO certificates (id, account_id, name, common_name, sans, issuer, subject,
                                                  organization, province, city, country, serial, sha1_fingerprint,
                                                  sha256_fingerprint, key_algorithm, not_before, not_after, created_at,
@@ -109,10 +108,8 @@ impl CertificateStore for PgStore {
                         StoreError::NotFound(Entity::Account),
                     )
                 })?;
-                insert_audit(conn, &with_id(audit, id)).await?;
-                Ok(CertificateId(id as u64))
-            }
-            .await
+            insert_audit(conn, &with_id(audit, id)).await?;
+            Ok(CertificateId(id as u64))
         })
     }
 
@@ -226,21 +223,18 @@ impl CertificateStore for PgStore {
         };
         let account = account.0 as i64;
         transaction!(self, |conn| {
-            async {
-                let done = sqlx::query!(
-                    "DELETE FROM certificates WHERE id = $1 AND account_id = $2",
-                    id,
-                    account
-                )
-                .execute(&mut *conn)
-                .await
-                .map_err(db)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(Entity::Certificate));
-                }
-                insert_audit(conn, audit).await
-            }
+            let done = sqlx::query!(
+                "DELETE FROM certificates WHERE id = $1 AND account_id = $2",
+                id,
+                account
+            )
+            .execute(&mut *conn)
             .await
+            .map_err(db)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound(Entity::Certificate));
+            }
+            insert_audit(conn, audit).await
         })
     }
 }

@@ -1,8 +1,8 @@
 //! PostgreSQL implementation of the trustdesk store traits, for several
 //! stateless nodes on one database.
 //!
-//! Layout: one sqlx pool; every write is one transaction (see
-//! [`PgStore::write`]), every read one statement on the pool. The schema
+//! Layout: one sqlx pool; every write is one transaction (the
+//! `transaction!` macro), every read one statement on the pool. The schema
 //! in `migrations/` mirrors the SQLite store's table for table and column
 //! for column under the same numbered names (a unit test holds the two
 //! lists together), so `trustdesk copy` moves rows one to one.
@@ -19,12 +19,14 @@
 //! lock, and every check runs in a statement of its own after the lock
 //! (a statement that waited for a lock still reads the rows as they were
 //! when it started). Locks are taken in one order everywhere: policy,
-//! group, user, then account (the account row last: the counters and the
-//! epoch live there, and triggers lock it at the first write of most
-//! transactions). So a user insert inserts first and counts after (its
-//! trigger holds the account row until the commit); a user's keys,
-//! memberships and attachments are decided under the user's row; groups
-//! and custom policies under the account's. Uniqueness rests on unique
+//! group, user, then account (the account row last: the epoch lives
+//! there, and triggers lock it at the first write of most transactions).
+//! A user's keys, memberships and attachments are decided under the user's
+//! row; groups and custom policies under the account's. The user limit is
+//! the exception that keeps creates from queueing on one row: counts are
+//! spread over 16 delta rows per account and the limit is kept exact with
+//! an advisory lock, shared per insert and exclusive near the limit (see
+//! `insert_user`). Uniqueness rests on unique
 //! indexes (`ON CONFLICT DO NOTHING`, then a read says why), so it holds
 //! across nodes. Deadlocks and serialization failures, which PostgreSQL
 //! may still report under contention, are retried (three attempts) before
