@@ -339,3 +339,33 @@ fn a_node_killed_mid_flight_loses_nothing_and_the_others_carry_on() {
     assert!(restarted.terminate().success());
     assert!(survivor.terminate().success());
 }
+
+/// Nodes on PostgreSQL share one master key and never invent one: a node
+/// started without one refuses to start and says what to set (before it
+/// touches the database).
+#[test]
+fn a_node_without_a_master_key_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::binary::BIN)
+        .arg("serve")
+        .env_clear()
+        .env("TRUSTDESK_DATA_DIR", dir.path().join("data"))
+        .env(
+            "TRUSTDESK_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .env("TRUSTDESK_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("every node needs the same master key")
+            && stderr.contains("TRUSTDESK_MASTER_KEY"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data").join("master.key").exists(),
+        "no key was generated"
+    );
+}
