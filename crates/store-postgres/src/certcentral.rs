@@ -525,9 +525,9 @@ fn user_listing(account: AccountId, q: &UserQuery) -> QueryBuilder<Postgres> {
     let unfiltered = q.containers.is_none() && q.role.is_none() && q.search.is_none();
     if unfiltered && q.kind == UserKind::Standard {
         // An unknown account has no users.
-        qb.push("COALESCE((SELECT a.user_count + COALESCE((SELECT sum(d.n) FROM count_deltas d WHERE d.account_id = a.id AND d.counter = 1), 0) FROM accounts a WHERE a.id = ");
+        qb.push("COALESCE(account_count(");
         qb.push_bind(account);
-        qb.push(")::bigint - (SELECT COUNT(*) FROM users WHERE account_id = ");
+        qb.push(", 1::smallint) - (SELECT COUNT(*) FROM users WHERE account_id = ");
         qb.push_bind(account);
         qb.push(" AND user_type = 'api_only'), 0)");
     } else {

@@ -5,7 +5,7 @@
 //! so the audit event inserted beside it can name it. A taken name is a
 //! unique violation of `(account_id, name)` and takes the whole
 //! transaction back, the drawn id becoming a gap. The account's total is
-//! `accounts.certificate_count` plus its delta rows, kept by triggers
+//! `account_count(account, 2)`: a column plus delta rows kept by triggers
 //! (migrations 0001, 0002), so a listing never counts rows.
 //!
 //! Audit ids come from a sequence too. Transactions on several nodes may
@@ -174,17 +174,11 @@ impl CertificateStore for PgStore {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         // Two statements, not one transaction: the total and the page may
         // straddle a concurrent upload, as they may on the vendor's side.
-        let total = sqlx::query_scalar!(
-            r#"SELECT (a.certificate_count + COALESCE((SELECT sum(d.n) FROM count_deltas d
-                                                        WHERE d.account_id = a.id AND d.counter = 2), 0))::bigint
-                      AS "n!"
-               FROM accounts a WHERE a.id = $1"#,
-            account
-        )
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?
-        .unwrap_or(0);
+        let total = sqlx::query_scalar!(r#"SELECT account_count($1, 2::smallint) AS "n""#, account)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?
+            .unwrap_or(0);
         // The offset is walked in the narrow (account_id, id) index; only
         // the page's rows are read from the table.
         let rows = sqlx::query_as!(

@@ -308,21 +308,14 @@ pub(crate) async fn lock_account(
     .map(|_| ()))
 }
 
-/// How many users the account has: its base count plus the 16 delta rows
-/// (see migration 0001). Sees what has committed, and this transaction's
-/// own changes.
+/// How many users the account has (`account_count`, migration 0002).
+/// Sees what has committed, and this transaction's own changes.
 async fn user_count(conn: &mut PgConnection, account: i64) -> Result<i64, StoreError> {
-    sqlx::query_scalar!(
-        r#"SELECT (a.user_count + COALESCE((SELECT sum(d.n) FROM count_deltas d
-                                            WHERE d.account_id = a.id AND d.counter = 1), 0))::bigint
-                  AS "n!"
-           FROM accounts a WHERE a.id = $1"#,
-        account
-    )
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?
-    .ok_or(StoreError::NotFound(Entity::Account))
+    sqlx::query_scalar!(r#"SELECT account_count($1, 1::smallint) AS "n""#, account)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or(StoreError::NotFound(Entity::Account))
 }
 
 /// Inserts of one account that may run side by side: at most one
