@@ -94,20 +94,14 @@ struct RootCredentials<'a> {
 pub async fn prepare(config: &Config) -> anyhow::Result<Service> {
     setup::ensure_data_dir(&config.data_dir)?;
     let url = config.database_url();
-    // A PostgreSQL database is shared by nodes that must all hold the same
-    // master key, so none of them may invent one.
-    let is_new = !is_postgres(&url) && setup::sqlite_is_new(&url);
-    if is_postgres(&url)
-        && config.master_key.is_none()
-        && config.master_key_file.is_none()
-        && !config.data_dir.join(setup::MASTER_KEY_FILE).exists()
-    {
-        bail!(
-            "with PostgreSQL every node needs the same master key: set TRUSTDESK_MASTER_KEY (base64 of 32 random \
-             bytes, e.g. `openssl rand -base64 32`) or TRUSTDESK_MASTER_KEY_FILE on every node"
-        );
-    }
-    let (master, source) = setup::master_key(config, is_new)?;
+    let database = if is_postgres(&url) {
+        setup::Database::Shared
+    } else if setup::sqlite_is_new(&url) {
+        setup::Database::NewSqlite
+    } else {
+        setup::Database::ExistingSqlite
+    };
+    let (master, source) = setup::master_key(config, database)?;
     match &source {
         KeySource::Env => {
             tracing::info!(key_id = %master.id_hex(), "master key from TRUSTDESK_MASTER_KEY")

@@ -7,7 +7,8 @@
 //! (mode 0600) with a warning: a key beside the data it protects only
 //! guards against leaked database files, not a leaked data directory. If
 //! the database already exists and no key is found, start-up stops: a new
-//! key could not open the stored secrets.
+//! key could not open the stored secrets. On a database several nodes share
+//! (PostgreSQL) no key is ever generated: each node must be given the same.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -65,11 +66,21 @@ pub enum KeySource {
     Generated(PathBuf),
 }
 
-/// Finds or (for a new database) creates the master key.
-pub fn master_key(
-    config: &Config,
-    database_is_new: bool,
-) -> anyhow::Result<(MasterKey, KeySource)> {
+/// The database the key protects, which decides what happens when no key
+/// is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite database yet to be created: a key is generated.
+    NewSqlite,
+    /// An existing SQLite database: its secrets need the key it was made with.
+    ExistingSqlite,
+    /// A database several nodes share (PostgreSQL): every node must be
+    /// given the same key, so none invents one.
+    Shared,
+}
+
+/// Finds or (for a new SQLite database) creates the master key.
+pub fn master_key(config: &Config, database: Database) -> anyhow::Result<(MasterKey, KeySource)> {
     if let Some(text) = &config.master_key {
         let key = MasterKey::from_base64(&text.0).context("TRUSTDESK_MASTER_KEY")?;
         return Ok((key, KeySource::Env));
@@ -89,12 +100,17 @@ pub fn master_key(
     if config.master_key_file.is_some() {
         bail!("master key file {} does not exist", path.display());
     }
-    if !database_is_new {
-        bail!(
+    match database {
+        Database::NewSqlite => {}
+        Database::ExistingSqlite => bail!(
             "the database exists but no master key was found (set TRUSTDESK_MASTER_KEY or TRUSTDESK_MASTER_KEY_FILE, \
              or restore {}); a new key could not decrypt the stored secrets",
             default_path.display()
-        );
+        ),
+        Database::Shared => bail!(
+            "with PostgreSQL every node needs the same master key: set TRUSTDESK_MASTER_KEY (base64 of 32 random \
+             bytes, e.g. `openssl rand -base64 32`) or TRUSTDESK_MASTER_KEY_FILE on every node"
+        ),
     }
     let (key, text) = MasterKey::generate()?;
     write_private(&default_path, format!("{}\n", text.as_str()).as_bytes())?;
