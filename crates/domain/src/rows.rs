@@ -123,6 +123,36 @@ impl UserRow {
     }
 }
 
+/// A [`UserRow`] from any record that has the user's columns as fields
+/// (a `query!` record of a statement that selects more than `query_as!`
+/// could take).
+#[macro_export]
+macro_rules! user_row {
+    ($r:ident) => {
+        $crate::rows::UserRow {
+            account_id: $r.account_id,
+            user_id: $r.user_id,
+            user_name: $r.user_name,
+            display_name: $r.display_name,
+            mobile_phone: $r.mobile_phone,
+            email: $r.email,
+            comments: $r.comments,
+            created_at: $r.created_at,
+            updated_at: $r.updated_at,
+            last_login_at: $r.last_login_at,
+            first_name: $r.first_name,
+            last_name: $r.last_name,
+            job_title: $r.job_title,
+            telephone: $r.telephone,
+            access_role: $r.access_role,
+            container_id: $r.container_id,
+            container_assignments: $r.container_assignments,
+            user_type: $r.user_type,
+            saml_sso_only: $r.saml_sso_only,
+        }
+    };
+}
+
 /// How a user's container assignments are stored (a JSON array of ids).
 pub fn assignments_json(p: &Profile) -> String {
     let ids: Vec<u64> = p.container_assignments.iter().map(|c| c.0).collect();
@@ -277,6 +307,34 @@ impl CertificateRow {
             },
         })
     }
+}
+
+/// A [`CertificateRow`] from any record that has the certificate's
+/// metadata columns as fields (a lookup that also selects PEM and key).
+#[macro_export]
+macro_rules! certificate_row {
+    ($r:ident) => {
+        $crate::rows::CertificateRow {
+            id: $r.id,
+            account_id: $r.account_id,
+            name: $r.name,
+            common_name: $r.common_name,
+            sans: $r.sans,
+            issuer: $r.issuer,
+            subject: $r.subject,
+            organization: $r.organization,
+            province: $r.province,
+            city: $r.city,
+            country: $r.country,
+            serial: $r.serial,
+            sha1_fingerprint: $r.sha1_fingerprint,
+            sha256_fingerprint: $r.sha256_fingerprint,
+            key_algorithm: $r.key_algorithm,
+            not_before: $r.not_before,
+            not_after: $r.not_after,
+            created_at: $r.created_at,
+        }
+    };
 }
 
 /// A group's columns, in the order every group query selects them.

@@ -50,7 +50,7 @@ use trustdesk_domain::{
     UserId, UserName,
 };
 
-use crate::{PgStore, UserRow, backend, classify, db, from_ts, lock_account, transaction, ts};
+use crate::{PgStore, backend, classify, db, from_ts, lock_account, transaction, ts};
 use trustdesk_domain::rows::{GroupRow, PolicyRow, policy_type, version_id, version_number};
 
 // ---- rows ----
@@ -68,34 +68,6 @@ macro_rules! group_row {
             comments: $r.comments,
             created_at: $r.created_at,
             updated_at: $r.updated_at,
-        }
-    };
-}
-
-/// A [`UserRow`] from a query record that selects the user's columns by
-/// their names, as [`group_row!`].
-macro_rules! user_row {
-    ($r:ident) => {
-        UserRow {
-            account_id: $r.account_id,
-            user_id: $r.user_id,
-            user_name: $r.user_name,
-            display_name: $r.display_name,
-            mobile_phone: $r.mobile_phone,
-            email: $r.email,
-            comments: $r.comments,
-            created_at: $r.created_at,
-            updated_at: $r.updated_at,
-            last_login_at: $r.last_login_at,
-            first_name: $r.first_name,
-            last_name: $r.last_name,
-            job_title: $r.job_title,
-            telephone: $r.telephone,
-            access_role: $r.access_role,
-            container_id: $r.container_id,
-            container_assignments: $r.container_assignments,
-            user_type: $r.user_type,
-            saml_sso_only: $r.saml_sso_only,
         }
     };
 }
@@ -747,7 +719,7 @@ impl GroupStore for PgStore {
             .map(|r| {
                 let joined_at = from_ts(r.joined_at);
                 Ok(Member {
-                    user: user_row!(r).into_user()?,
+                    user: trustdesk_domain::user_row!(r).into_user()?,
                     joined_at,
                 })
             })
@@ -1406,7 +1378,7 @@ impl PolicyStore for PgStore {
                 .into_iter()
                 .map(|r| {
                     let at = from_ts(r.attached_at);
-                    Ok((user_row!(r).into_user()?, at))
+                    Ok((trustdesk_domain::user_row!(r).into_user()?, at))
                 })
                 .collect::<Result<_, StoreError>>()?,
             groups: groups

@@ -722,30 +722,7 @@ impl UserStore for PgStore {
         let mut users = Vec::with_capacity(rows.len().min(limit as usize));
         for r in rows.into_iter().take(limit as usize) {
             last = Some(r.seq);
-            users.push(
-                UserRow {
-                    account_id: r.account_id,
-                    user_id: r.user_id,
-                    user_name: r.user_name,
-                    display_name: r.display_name,
-                    mobile_phone: r.mobile_phone,
-                    email: r.email,
-                    comments: r.comments,
-                    created_at: r.created_at,
-                    updated_at: r.updated_at,
-                    last_login_at: r.last_login_at,
-                    first_name: r.first_name,
-                    last_name: r.last_name,
-                    job_title: r.job_title,
-                    telephone: r.telephone,
-                    access_role: r.access_role,
-                    container_id: r.container_id,
-                    container_assignments: r.container_assignments,
-                    user_type: r.user_type,
-                    saml_sso_only: r.saml_sso_only,
-                }
-                .into_user()?,
-            );
+            users.push(trustdesk_domain::user_row!(r).into_user()?);
         }
         let next = if more { last.map(UserCursor) } else { None };
         Ok(UserPage { users, next })

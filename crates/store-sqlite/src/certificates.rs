@@ -203,27 +203,7 @@ impl CertificateStore for SqliteStore {
         .await
         .map_err(backend)?;
         row.map(|r| {
-            let cert = CertificateRow {
-                id: r.id,
-                account_id: r.account_id,
-                name: r.name,
-                common_name: r.common_name,
-                sans: r.sans,
-                issuer: r.issuer,
-                subject: r.subject,
-                organization: r.organization,
-                province: r.province,
-                city: r.city,
-                country: r.country,
-                serial: r.serial,
-                sha1_fingerprint: r.sha1_fingerprint,
-                sha256_fingerprint: r.sha256_fingerprint,
-                key_algorithm: r.key_algorithm,
-                not_before: r.not_before,
-                not_after: r.not_after,
-                created_at: r.created_at,
-            }
-            .into_certificate()?;
+            let cert = trustdesk_domain::certificate_row!(r).into_certificate()?;
             Ok(StoredCertificate {
                 cert,
                 cert_pem: r.cert_pem,
