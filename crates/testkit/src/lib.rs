@@ -141,6 +141,28 @@ impl TestService {
             }
             Backend::Postgres => Arc::new(postgres_store().await.0),
         };
+        Self::assemble(store, root, limits, dir, true).await
+    }
+
+    /// A service over an existing store (e.g. one `trustdesk copy`
+    /// filled), with the same master key, clock start and root key as
+    /// every `TestService`; [`DEVKEY`] is taken to be its administrator's
+    /// key.
+    pub async fn attach(store: Arc<dyn Store>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::assemble(store, Creds::root(), Limits::default(), dir, false).await
+    }
+
+    /// The service over `store`, bootstrapped with `root`; `fresh` says
+    /// whether the store must be new (the account created now) or must
+    /// hold an account already.
+    async fn assemble(
+        store: Arc<dyn Store>,
+        root: Creds,
+        limits: Limits,
+        dir: tempfile::TempDir,
+        fresh: bool,
+    ) -> Self {
         let clock = FixedClock::at(T0);
         let master = MasterKey::from_bytes(&[42u8; 32]).expect("master key");
         let service = Service::new(store, master, Arc::new(clock.clone()), limits);
@@ -151,8 +173,11 @@ impl TestService {
             }))
             .await
             .expect("bootstrap");
-        let Bootstrap::Created { account, .. } = boot else {
-            panic!("fresh database expected")
+        let account = match boot {
+            Bootstrap::Created { account, .. } if fresh => account,
+            Bootstrap::Existing { account } if !fresh => account,
+            _ if fresh => panic!("fresh database expected"),
+            _ => panic!("a database with an account expected"),
         };
         Self {
             service,
@@ -162,30 +187,6 @@ impl TestService {
             devkey: DEVKEY.into(),
             admin: trustdesk_domain::UserId(0),
             dir,
-        }
-    }
-
-    /// A service over an existing store (e.g. one `trustdesk copy`
-    /// filled), with the same master key, clock start and root key as
-    /// every `TestService`; [`DEVKEY`] is taken to be its administrator's
-    /// key.
-    pub async fn attach(store: Arc<dyn Store>) -> Self {
-        let root = Creds::root();
-        let clock = FixedClock::at(T0);
-        let master = MasterKey::from_bytes(&[42u8; 32]).expect("master key");
-        let service = Service::new(store, master, Arc::new(clock.clone()), Limits::default());
-        let boot = service.bootstrap(None).await.expect("bootstrap");
-        let Bootstrap::Existing { account } = boot else {
-            panic!("a database with an account expected")
-        };
-        Self {
-            service,
-            clock,
-            root,
-            account,
-            devkey: DEVKEY.into(),
-            admin: trustdesk_domain::UserId(0),
-            dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
