@@ -38,7 +38,7 @@ use trustdesk_domain::{
     NewContainer, StoreError, UserId, UserKind, UserListing, UserQuery,
 };
 
-use crate::{PgStore, USER_COLUMNS, backend, classify, db, transaction, ts, user_row};
+use crate::{PgStore, USER_COLUMNS, backend, classify, db, touched, transaction, ts, user_row};
 use trustdesk_domain::rows::{ApiKeyRow, ContainerRow};
 
 // ---- containers ----
@@ -154,11 +154,7 @@ impl ContainerStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(Entity::Container))
-        } else {
-            Ok(())
-        }
+        touched(done, Entity::Container)
     }
 }
 
@@ -304,11 +300,7 @@ impl ApiKeyStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(Entity::ApiKey))
-        } else {
-            Ok(())
-        }
+        touched(done, Entity::ApiKey)
     }
 
     async fn set_api_key_status(
@@ -330,11 +322,7 @@ impl ApiKeyStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(Entity::ApiKey))
-        } else {
-            Ok(())
-        }
+        touched(done, Entity::ApiKey)
     }
 
     async fn record_api_key_usage(

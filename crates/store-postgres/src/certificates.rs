@@ -21,7 +21,7 @@ use trustdesk_domain::{
     NewCertificate, StoreError, StoredCertificate,
 };
 
-use crate::{PgStore, backend, classify, db, from_ts, transaction, ts};
+use crate::{PgStore, backend, classify, db, from_ts, touched, transaction, ts};
 use trustdesk_domain::rows::CertificateRow;
 
 async fn insert_audit(conn: &mut PgConnection, e: &AuditEvent) -> Result<(), StoreError> {
@@ -205,9 +205,7 @@ impl CertificateStore for PgStore {
             .execute(&mut *conn)
             .await
             .map_err(db)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(Entity::Certificate));
-            }
+            touched(done, Entity::Certificate)?;
             insert_audit(conn, audit).await
         })
     }

@@ -237,6 +237,19 @@ impl PgStore {
     }
 }
 
+/// `Ok` if a write touched a row, else `NotFound(missing)`: how an update
+/// or delete keyed by id says the record is not there.
+pub(crate) fn touched(
+    done: sqlx::postgres::PgQueryResult,
+    missing: Entity,
+) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        Err(StoreError::NotFound(missing))
+    } else {
+        Ok(())
+    }
+}
+
 // ---- rows (trustdesk_domain::rows, shared with the SQLite store) ----
 
 use trustdesk_domain::rows::KeyRow;
@@ -787,11 +800,7 @@ impl UserStore for PgStore {
             .execute(&mut *conn)
             .await
             .map_err(db)?;
-            if done.rows_affected() == 0 {
-                Err(StoreError::NotFound(Entity::User))
-            } else {
-                Ok(())
-            }
+            touched(done, Entity::User)
         })
     }
 }
@@ -872,11 +881,7 @@ impl AccessKeyStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(Entity::AccessKey))
-        } else {
-            Ok(())
-        }
+        touched(done, Entity::AccessKey)
     }
 
     async fn delete_access_key(
@@ -895,11 +900,7 @@ impl AccessKeyStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound(Entity::AccessKey))
-        } else {
-            Ok(())
-        }
+        touched(done, Entity::AccessKey)
     }
 
     async fn record_key_usage(
